@@ -1,0 +1,11 @@
+export * from './gen/google/protobuf/struct.js';
+export * from './gen/millwright/v1/admin.js';
+export * from './gen/millwright/v1/common.js';
+export * from './gen/millwright/v1/desired.js';
+export * from './gen/millwright/v1/fleet.js';
+export * from './gen/millwright/v1/models.js';
+export * from './gen/millwright/v1/retraining.js';
+export * from './gen/millwright/v1/rollouts.js';
+export * from './gen/millwright/v1/telemetry.js';
+export { PROTO_DIR } from './paths.js';
+export * as subjects from './subjects.js';
