@@ -419,6 +419,11 @@ export interface RecordBatch {
   lastSeq: number;
   records: Record[];
   sentAtMs: number;
+  /**
+   * Random id created with the agent's buffer: a re-imaged agent starts a new sequence space, so
+   * idempotency is keyed (agent, buffer_id, seq), never (agent, seq) alone.
+   */
+  bufferId: string;
 }
 
 /** Written by the control plane into KV mw_watermark under "<site>.<agent>" after records commit in Postgres. */
@@ -427,6 +432,7 @@ export interface CommitWatermark {
   /** Every record with seq <= committed_seq is durably stored. */
   committedSeq: number;
   updatedAtMs: number;
+  bufferId: string;
 }
 
 /** Published on mw.v1.dlq.<reason> when a message cannot be ingested. */
@@ -3282,7 +3288,7 @@ export const Record: MessageFns<Record> = {
 };
 
 function createBaseRecordBatch(): RecordBatch {
-  return { agentId: "", siteId: "", firstSeq: 0, lastSeq: 0, records: [], sentAtMs: 0 };
+  return { agentId: "", siteId: "", firstSeq: 0, lastSeq: 0, records: [], sentAtMs: 0, bufferId: "" };
 }
 
 export const RecordBatch: MessageFns<RecordBatch> = {
@@ -3304,6 +3310,9 @@ export const RecordBatch: MessageFns<RecordBatch> = {
     }
     if (message.sentAtMs !== 0) {
       writer.uint32(48).int64(message.sentAtMs);
+    }
+    if (message.bufferId !== "") {
+      writer.uint32(58).string(message.bufferId);
     }
     return writer;
   },
@@ -3369,6 +3378,14 @@ export const RecordBatch: MessageFns<RecordBatch> = {
             message.sentAtMs = longToNumber(reader.int64());
             continue;
           }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.bufferId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3411,6 +3428,11 @@ export const RecordBatch: MessageFns<RecordBatch> = {
         : isSet(object.sent_at_ms)
         ? globalThis.Number(object.sent_at_ms)
         : 0,
+      bufferId: isSet(object.bufferId)
+        ? globalThis.String(object.bufferId)
+        : isSet(object.buffer_id)
+        ? globalThis.String(object.buffer_id)
+        : "",
     };
   },
 
@@ -3434,6 +3456,9 @@ export const RecordBatch: MessageFns<RecordBatch> = {
     if (message.sentAtMs !== 0) {
       obj.sentAtMs = Math.round(message.sentAtMs);
     }
+    if (message.bufferId !== "") {
+      obj.bufferId = message.bufferId;
+    }
     return obj;
   },
 
@@ -3448,12 +3473,13 @@ export const RecordBatch: MessageFns<RecordBatch> = {
     message.lastSeq = object.lastSeq ?? 0;
     message.records = object.records?.map((e) => Record.fromPartial(e)) || [];
     message.sentAtMs = object.sentAtMs ?? 0;
+    message.bufferId = object.bufferId ?? "";
     return message;
   },
 };
 
 function createBaseCommitWatermark(): CommitWatermark {
-  return { agentId: "", committedSeq: 0, updatedAtMs: 0 };
+  return { agentId: "", committedSeq: 0, updatedAtMs: 0, bufferId: "" };
 }
 
 export const CommitWatermark: MessageFns<CommitWatermark> = {
@@ -3466,6 +3492,9 @@ export const CommitWatermark: MessageFns<CommitWatermark> = {
     }
     if (message.updatedAtMs !== 0) {
       writer.uint32(24).int64(message.updatedAtMs);
+    }
+    if (message.bufferId !== "") {
+      writer.uint32(34).string(message.bufferId);
     }
     return writer;
   },
@@ -3507,6 +3536,14 @@ export const CommitWatermark: MessageFns<CommitWatermark> = {
             message.updatedAtMs = longToNumber(reader.int64());
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.bufferId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3536,6 +3573,11 @@ export const CommitWatermark: MessageFns<CommitWatermark> = {
         : isSet(object.updated_at_ms)
         ? globalThis.Number(object.updated_at_ms)
         : 0,
+      bufferId: isSet(object.bufferId)
+        ? globalThis.String(object.bufferId)
+        : isSet(object.buffer_id)
+        ? globalThis.String(object.buffer_id)
+        : "",
     };
   },
 
@@ -3550,6 +3592,9 @@ export const CommitWatermark: MessageFns<CommitWatermark> = {
     if (message.updatedAtMs !== 0) {
       obj.updatedAtMs = Math.round(message.updatedAtMs);
     }
+    if (message.bufferId !== "") {
+      obj.bufferId = message.bufferId;
+    }
     return obj;
   },
 
@@ -3561,6 +3606,7 @@ export const CommitWatermark: MessageFns<CommitWatermark> = {
     message.agentId = object.agentId ?? "";
     message.committedSeq = object.committedSeq ?? 0;
     message.updatedAtMs = object.updatedAtMs ?? 0;
+    message.bufferId = object.bufferId ?? "";
     return message;
   },
 };

@@ -1,0 +1,5 @@
+export { NatsServer, type NatsServerOptions } from './nats.js';
+export { freePort } from './ports.js';
+export { PostgresServer, type PostgresServerOptions } from './postgres.js';
+export { ManagedProcess, type ProcessOptions, sleep, waitFor } from './process.js';
+export { type S3Endpoint, S3Server, type S3ServerOptions } from './s3.js';
