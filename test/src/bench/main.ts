@@ -5,12 +5,15 @@
  */
 import { makeContext } from './report.js';
 
-export const SUITES = ['edge', 'control-plane', 'rollouts', 'plant'] as const;
+export const SUITES = ['plant'] as const;
 
 async function main(argv: string[]): Promise<void> {
-  const dashdash = argv.indexOf('--');
-  const names = (dashdash >= 0 ? argv.slice(0, dashdash) : argv).filter((a) => !a.startsWith('-'));
-  const args = dashdash >= 0 ? argv.slice(dashdash + 1) : argv.filter((a) => a.startsWith('-'));
+  // Suite names come first; everything from the first option on belongs to the suites
+  // (`pnpm bench plant -- --data DIR` arrives with or without the `--`, depending on pnpm).
+  const rest = argv.filter((a) => a !== '--');
+  const firstOption = rest.findIndex((a) => a.startsWith('-'));
+  const names = firstOption >= 0 ? rest.slice(0, firstOption) : rest;
+  const args = firstOption >= 0 ? rest.slice(firstOption) : [];
   const unknown = names.filter((n) => !(SUITES as readonly string[]).includes(n));
   if (unknown.length > 0) {
     process.stderr.write(`unknown bench suite(s): ${unknown.join(', ')}; known: ${SUITES.join(', ')}\n`);

@@ -1,3 +1,12 @@
+export {
+  BIN,
+  type ControlPlaneProcess,
+  type MwctlResult,
+  mwctl,
+  REPO_ROOT,
+  spawnAgent,
+  spawnControlPlane,
+} from './millwright.js';
 export { NatsServer, type NatsServerOptions } from './nats.js';
 export { freePort } from './ports.js';
 export { PostgresServer, type PostgresServerOptions } from './postgres.js';

@@ -1,0 +1,180 @@
+import { Heartbeat, subjects } from '@millwright/proto';
+import type { Consumer, JsMsg } from '@nats-io/jetstream';
+import type { Logger } from 'pino';
+import type { BufferStatus, HeartbeatInfo } from '../../domain/fleet.js';
+import type { FleetStore } from '../../fleet/ports.js';
+import type { DeadLetterSink } from './dead-letters.js';
+
+export interface HeartbeatIngestDeps {
+  consumer: Consumer;
+  store: FleetStore;
+  deadLetters: DeadLetterSink;
+  log: Logger;
+  now: () => number;
+  flushMs: number;
+  maxMessageBytes: number;
+  autoRegister: boolean;
+  onFlush?: (count: number, ms: number) => void;
+}
+
+/**
+ * Consumes heartbeats (a queue over all replicas: one durable pull consumer), coalesces them per
+ * agent in memory and writes one upsert per flush; messages are acked only after the write commits.
+ */
+export class HeartbeatIngest {
+  private pending = new Map<string, { info: HeartbeatInfo; msgs: JsMsg[] }>();
+  private timer: NodeJS.Timeout | undefined;
+  private flushing: Promise<void> = Promise.resolve();
+  private stopped = false;
+  private loop: Promise<void> | undefined;
+  private stopConsuming: () => void = () => {};
+
+  constructor(private readonly deps: HeartbeatIngestDeps) {}
+
+  start(): void {
+    this.timer = setInterval(() => {
+      this.flushing = this.flushing.then(() => this.flush());
+    }, this.deps.flushMs);
+    this.loop = this.run();
+  }
+
+  /** Stops pulling, then writes and acks what was already received. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.stopConsuming();
+    if (this.timer) clearInterval(this.timer);
+    await this.loop;
+    await this.flushing;
+    await this.flush();
+  }
+
+  private async run(): Promise<void> {
+    while (!this.stopped) {
+      try {
+        const msgs = await this.deps.consumer.consume({ max_messages: 2000 });
+        this.stopConsuming = () => void msgs.stop();
+        for await (const m of msgs) await this.accept(m);
+      } catch (err) {
+        if (this.stopped) return;
+        this.deps.log.warn({ err }, 'ingest.heartbeats.consume_failed');
+        await new Promise((r) => setTimeout(r, 1000));
+      }
+    }
+  }
+
+  private async accept(m: JsMsg): Promise<void> {
+    const parsed = parseHeartbeat(m.subject, m.data, this.deps.maxMessageBytes, this.deps.now());
+    if (!parsed.ok) {
+      await this.deps.deadLetters.send(m.subject, parsed.code, parsed.reason, m.data, parsed.agentId);
+      m.term();
+      return;
+    }
+    const prev = this.pending.get(parsed.info.agentId);
+    if (prev && !isNewer(parsed.info, prev.info)) {
+      prev.msgs.push(m);
+      return;
+    }
+    this.pending.set(parsed.info.agentId, { info: parsed.info, msgs: prev ? [...prev.msgs, m] : [m] });
+  }
+
+  private async flush(): Promise<void> {
+    if (this.pending.size === 0) return;
+    const batch = this.pending;
+    this.pending = new Map();
+    const started = Date.now();
+    try {
+      const infos = [...batch.values()].map((p) => p.info);
+      const res = await this.deps.store.upsertHeartbeats(infos, { autoRegister: this.deps.autoRegister });
+      const unknown = new Set(res.unknownAgents);
+      for (const [agentId, p] of batch) {
+        if (unknown.has(agentId)) {
+          const last = p.msgs.at(-1)!;
+          await this.deps.deadLetters.send(
+            last.subject,
+            'unknown_agent',
+            `agent ${agentId} is not enrolled`,
+            last.data,
+            agentId,
+          );
+          for (const m of p.msgs) m.term();
+        } else {
+          for (const m of p.msgs) m.ack();
+        }
+      }
+      this.deps.onFlush?.(batch.size, Date.now() - started);
+    } catch (err) {
+      // Not acked: JetStream redelivers after ack_wait; nothing is lost.
+      for (const p of batch.values()) for (const m of p.msgs) m.nak(1000);
+      this.deps.log.warn({ err, agents: batch.size }, 'ingest.heartbeats.flush_failed');
+    }
+  }
+}
+
+function isNewer(a: HeartbeatInfo, b: HeartbeatInfo): boolean {
+  return a.bootId !== b.bootId ? a.sentAtMs >= b.sentAtMs : a.heartbeatSeq > b.heartbeatSeq;
+}
+
+type Parsed =
+  | { ok: true; info: HeartbeatInfo }
+  | {
+      ok: false;
+      code: 'decode' | 'oversize' | 'identity_mismatch' | 'invalid' | 'unknown_subject';
+      reason: string;
+      agentId?: string;
+    };
+
+/** Validates one heartbeat from untrusted edge input; the subject is the identity, the payload must agree. */
+export function parseHeartbeat(subject: string, data: Uint8Array, maxBytes: number, nowMs: number): Parsed {
+  const who = subjects.parseEdgeSubject(subject);
+  if (!who || who.kind !== 'hb')
+    return { ok: false, code: 'unknown_subject', reason: `not a heartbeat subject: ${subject}` };
+  if (data.length > maxBytes)
+    return { ok: false, code: 'oversize', reason: `${data.length} bytes > ${maxBytes}`, agentId: who.agent };
+  let hb: Heartbeat;
+  try {
+    hb = Heartbeat.decode(data);
+  } catch (err) {
+    return { ok: false, code: 'decode', reason: `malformed Heartbeat: ${(err as Error).message}`, agentId: who.agent };
+  }
+  if (hb.agentId !== who.agent || hb.siteId !== who.site) {
+    return {
+      ok: false,
+      code: 'identity_mismatch',
+      reason: `payload says ${hb.siteId}/${hb.agentId}, subject says ${who.site}/${who.agent}`,
+      agentId: who.agent,
+    };
+  }
+  if (Object.keys(hb.labels).length > 64)
+    return { ok: false, code: 'invalid', reason: 'more than 64 labels', agentId: who.agent };
+  return { ok: true, info: toInfo(hb, nowMs) };
+}
+
+function toInfo(hb: Heartbeat, nowMs: number): HeartbeatInfo {
+  const b = hb.buffer;
+  const buffer: BufferStatus | undefined = b && {
+    unsentRecords: b.unsentRecords,
+    uncommittedRecords: b.uncommittedRecords,
+    bytesOnDisk: b.bytesOnDisk,
+    capacityBytes: b.capacityBytes,
+    headSeq: b.headSeq,
+    committedSeq: b.committedSeq,
+    lastSyncMs: b.lastSyncMs,
+    droppedByClass: b.droppedByClass,
+  };
+  return {
+    agentId: hb.agentId,
+    siteId: hb.siteId,
+    lineId: hb.lineId,
+    labels: hb.labels,
+    agentVersion: hb.agentVersion,
+    runningModelVersion: hb.runningModelVersion,
+    sentAtMs: hb.sentAtMs,
+    heartbeatSeq: hb.heartbeatSeq,
+    bootId: hb.bootId,
+    startedAtMs: hb.startedAtMs,
+    announce: hb.announce,
+    resources: hb.resources,
+    buffer,
+    receivedAtMs: nowMs,
+  };
+}

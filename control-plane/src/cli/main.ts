@@ -1,0 +1,57 @@
+#!/usr/bin/env node
+/**
+ * mwctl: the platform team's CLI. Talks to the control plane's gRPC API (MW_SERVER or --server).
+ * Exit codes: see client.ts EXIT and docs/CLI.md.
+ */
+import { realpathSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
+import { runMigrations } from '../adapters/postgres/db.js';
+import { type ParsedArgs, parseArgs } from './args.js';
+import { CliError, EXIT } from './client.js';
+import { fleetCommand } from './fleet.js';
+
+const USAGE = `usage: mwctl [--server HOST:PORT] [--token TOKEN] [--json] COMMAND
+
+commands:
+  fleet ls [--site S] [--line L] [--label k=v]... [--health online|stale|offline|decommissioned] [--limit N]
+  fleet get AGENT_ID
+  migrate [--database-url URL]       apply database migrations (also done by mw-control-plane on start)
+
+environment: MW_SERVER (default 127.0.0.1:7443), MW_TOKEN, MW_DATABASE_URL`;
+
+export async function run(argv: string[], env: NodeJS.ProcessEnv): Promise<string> {
+  const args: ParsedArgs = parseArgs(argv);
+  const [command, ...rest] = args.positionals;
+  if (!command || args.flags.help) return USAGE;
+  const sub = { ...args, positionals: rest };
+  const opts = {
+    server: args.flags.server?.[0] ?? env.MW_SERVER ?? '127.0.0.1:7443',
+    token: args.flags.token?.[0] ?? env.MW_TOKEN,
+    timeoutMs: Number(args.flags.timeout?.[0] ?? 15_000),
+  };
+  switch (command) {
+    case 'fleet':
+      return fleetCommand(sub, opts);
+    case 'migrate': {
+      const url = args.flags['database-url']?.[0] ?? env.MW_DATABASE_URL;
+      if (!url) throw new CliError('migrate needs --database-url or MW_DATABASE_URL', EXIT.USAGE);
+      await runMigrations(url);
+      return 'migrations applied';
+    }
+    default:
+      throw new CliError(`unknown command ${JSON.stringify(command)}\n\n${USAGE}`, EXIT.USAGE);
+  }
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(realpathSync(process.argv[1])).href) {
+  run(process.argv.slice(2), process.env).then(
+    (out) => {
+      process.stdout.write(`${out}\n`);
+    },
+    (err: unknown) => {
+      const code = err instanceof CliError ? err.exitCode : EXIT.ERROR;
+      process.stderr.write(`mwctl: ${err instanceof Error ? err.message : String(err)}\n`);
+      process.exitCode = code;
+    },
+  );
+}

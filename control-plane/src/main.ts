@@ -1,0 +1,153 @@
+#!/usr/bin/env node
+import { readFileSync, realpathSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
+import { subjects } from '@millwright/proto';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client';
+import { fleetServiceBinding } from './adapters/grpc/fleet.js';
+import { startGrpcServer } from './adapters/grpc/server.js';
+import { startHttpServer } from './adapters/http/server.js';
+import { connectNats } from './adapters/nats/connect.js';
+import { JetStreamDeadLetters } from './adapters/nats/dead-letters.js';
+import { HeartbeatIngest } from './adapters/nats/heartbeats.js';
+import { ensureTopology } from './adapters/nats/topology.js';
+import { openDb, runMigrations } from './adapters/postgres/db.js';
+import { PostgresFleetStore } from './adapters/postgres/fleet-store.js';
+import { type Config, loadConfig } from './config.js';
+import { ConfigError } from './domain/errors.js';
+import { systemClock } from './fleet/ports.js';
+import { FleetService } from './fleet/service.js';
+import { createLogger } from './logger.js';
+import { VERSION } from './version.js';
+
+/** Wires and runs one control-plane replica; resolves to a stop function. */
+export async function startControlPlane(config: Readonly<Config>) {
+  const log = createLogger({
+    level: config.log.level,
+    service: 'mw-control-plane',
+    version: VERSION,
+    replica: config.replicaId,
+  });
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  const deadLetters = new Counter({
+    name: 'mw_dead_letters_total',
+    help: 'Messages dead-lettered, by code',
+    labelNames: ['code'],
+    registers: [registry],
+  });
+  const hbFlush = new Histogram({
+    name: 'mw_heartbeat_flush_seconds',
+    help: 'Heartbeat batch write time',
+    registers: [registry],
+  });
+  const hbAgents = new Counter({
+    name: 'mw_heartbeats_applied_total',
+    help: 'Coalesced heartbeats written',
+    registers: [registry],
+  });
+
+  if (config.database.migrate) {
+    await runMigrations(config.database.url);
+    log.info('db.migrated');
+  }
+  const dbh = openDb(config.database.url, config.database.poolSize);
+  const nc = await connectNats({
+    url: config.nats.url,
+    credsFile: config.nats.credsFile,
+    name: `cp-${config.replicaId}`,
+  });
+  const jsm = await jetstreamManager(nc);
+  await ensureTopology(nc, jsm, config.nats.replicas);
+  const js = jetstream(nc);
+  const thresholds = {
+    staleAfterMs: config.health.staleAfterS * 1000,
+    offlineAfterMs: config.health.offlineAfterS * 1000,
+  };
+  const store = new PostgresFleetStore({ db: dbh.db, sql: dbh.sql, thresholds });
+  const fleet = new FleetService({ store, clock: systemClock });
+  const dlq = new JetStreamDeadLetters({ js, now: systemClock.now, onDeadLetter: (code) => deadLetters.inc({ code }) });
+  const heartbeats = new HeartbeatIngest({
+    consumer: await js.consumers.get(subjects.STREAMS.heartbeats, subjects.CONSUMERS.heartbeats),
+    store,
+    deadLetters: dlq,
+    log: log.child({ component: 'ingest.heartbeats' }),
+    now: systemClock.now,
+    flushMs: config.ingest.heartbeatFlushMs,
+    maxMessageBytes: config.ingest.maxMessageBytes,
+    autoRegister: config.fleet.autoRegister,
+    onFlush: (n, ms) => {
+      hbAgents.inc(n);
+      hbFlush.observe(ms / 1000);
+    },
+  });
+  heartbeats.start();
+  const grpc = await startGrpcServer(config.grpc.host, config.grpc.port, [
+    fleetServiceBinding({ fleet, log: log.child({ component: 'grpc' }) }),
+  ]);
+  let ready = true;
+  const http = await startHttpServer({
+    host: config.http.host,
+    port: config.http.port,
+    registry,
+    ready: () => ready && !nc.isClosed(),
+  });
+  log.info({ grpcPort: grpc.port, httpPort: http.port }, 'control_plane.ready');
+
+  return {
+    grpcPort: grpc.port,
+    httpPort: http.port,
+    async stop(): Promise<void> {
+      ready = false;
+      log.info('control_plane.stopping');
+      await grpc.stop();
+      await heartbeats.stop();
+      await nc.drain();
+      await http.stop();
+      await dbh.close();
+      log.info('control_plane.stopped');
+    },
+  };
+}
+
+function configFromProcess(): Readonly<Config> {
+  const i = process.argv.indexOf('--config');
+  const file = i >= 0 ? process.argv[i + 1] : process.env.MW_CONFIG_FILE;
+  return loadConfig({
+    env: process.env,
+    fileText: file ? readFileSync(file, 'utf8') : undefined,
+    readFile: (p) => readFileSync(p, 'utf8'),
+  });
+}
+
+async function main(): Promise<void> {
+  let config: Readonly<Config>;
+  try {
+    config = configFromProcess();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`mw-control-plane: ${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  const cp = await startControlPlane(config);
+  let stopping = false;
+  const shutdown = () => {
+    if (stopping) return;
+    stopping = true;
+    cp.stop().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.on('SIGTERM', shutdown);
+  process.on('SIGINT', shutdown);
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(realpathSync(process.argv[1])).href) {
+  main().catch((err: unknown) => {
+    process.stderr.write(`mw-control-plane failed to start: ${err instanceof Error ? err.stack : String(err)}\n`);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,65 @@
+import type { ModelManifest, SelfTestVector } from '../../domain/model.js';
+import type { SelfTestOutcome } from '../../inference/runtime.js';
+import { type BearingHealthArtifact, parseArtifact } from './artifact.js';
+import { artifactInputs, BearingHealthModel } from './model.js';
+
+export interface ManifestInput {
+  model: string;
+  version: string;
+  sequence: number;
+  trainingMetrics?: Record<string, number>;
+  lineage?: ModelManifest['lineage'];
+  description?: string;
+}
+
+/** Manifest for an artifact, with self-test vectors computed by the model itself. */
+export function buildManifest(artifact: BearingHealthArtifact, m: ManifestInput): ModelManifest {
+  const manifest: ModelManifest = {
+    model: m.model,
+    version: m.version,
+    runtime: 'bearing_health',
+    inputs: artifactInputs(artifact).map((i) => ({ name: i.name, unit: i.unit })),
+    output: {
+      meaning: 'robust deviation of bearing health indicators from this machine’s commissioning baseline',
+      alertThreshold: artifact.scoring.threshold,
+      uncertainLow: artifact.scoring.threshold * 0.7,
+      uncertainHigh: artifact.scoring.threshold,
+    },
+    selfTest: [],
+    trainingMetrics: m.trainingMetrics ?? {},
+    lineage: m.lineage ?? {},
+    reference: [],
+    sequence: m.sequence,
+    ...(m.description ? { description: m.description } : {}),
+  };
+  manifest.selfTest = selfTestVectors(new BearingHealthModel(manifest, artifact));
+  return manifest;
+}
+
+/** The prior median, and the prior with each indicator in turn raised 4x (one alert per indicator family). */
+function selfTestVectors(model: BearingHealthModel): SelfTestVector[] {
+  const base = model.artifact.prior.median.map((m) => Math.exp(m));
+  const vectors = [base];
+  for (let i = 0; i < base.length; i += 3) vectors.push(base.map((v, j) => (j === i ? v * 4 : v)));
+  return vectors.map((inputs) => ({
+    inputs,
+    expectedScore: model.scoreAgainstPrior(Float64Array.from(inputs)).score,
+    tolerance: 1e-9,
+  }));
+}
+
+/**
+ * Runs the manifest's self-test vectors on a throwaway instance against the fleet prior, so the
+ * vectors never enter a machine's commissioning baseline.
+ */
+export function selfTestBearingHealth(manifest: ModelManifest, artifactBytes: Uint8Array): SelfTestOutcome {
+  const model = new BearingHealthModel(manifest, parseArtifact(artifactBytes));
+  const failures: string[] = [];
+  manifest.selfTest.forEach((v, i) => {
+    const got = model.scoreAgainstPrior(Float64Array.from(v.inputs)).score;
+    if (!(Math.abs(got - v.expectedScore) <= v.tolerance)) {
+      failures.push(`vector ${i}: expected ${v.expectedScore}, got ${got}, tolerance ${v.tolerance}`);
+    }
+  });
+  return { passed: failures.length === 0, failures };
+}

@@ -1,0 +1,221 @@
+import { ModelLoadError } from '../../domain/errors.js';
+import type { FeatureSpec, ModelManifest, Reason, ScoreResult } from '../../domain/model.js';
+import type { LoadedModel } from '../../inference/runtime.js';
+import { type AlarmState, PersistenceAlarm } from './alarm.js';
+import { type BearingHealthArtifact, parseArtifact } from './artifact.js';
+import { CommissioningBuffer, type RobustBaseline, safeLog } from './baseline.js';
+import { indicatorSpecs } from './indicators.js';
+import { toReason } from './reasons.js';
+import { selectInPlace } from './select.js';
+
+export type Phase = 'commissioning' | 'monitoring';
+
+/** Everything a machine has learnt; JSON-serialisable so calibration survives agent restarts. */
+export interface BearingHealthState {
+  stateVersion: 1;
+  model: string;
+  /** Input names the state was learnt on; import refuses a state for different inputs. */
+  inputs: string[];
+  phase: Phase;
+  startedAtMs: number | null;
+  /** Log-indicator rows collected so far (commissioning only). */
+  commissioning: number[][];
+  baseline: RobustBaseline | null;
+  alarm: AlarmState;
+}
+
+interface InputMeta {
+  name: string;
+  unit: string;
+  label: string;
+}
+
+/** Manifest inputs for an artifact: `<channel>.<indicator>` for every channel. */
+export function artifactInputs(a: BearingHealthArtifact): InputMeta[] {
+  const specs = indicatorSpecs(a.indicators);
+  return a.channels.flatMap((ch) =>
+    specs.map((s) => ({
+      name: `${ch}.${s.name}`,
+      unit: s.unit,
+      label: a.channels.length > 1 ? `${ch} ${s.label}` : s.label,
+    })),
+  );
+}
+
+export interface BearingHealthOptions {
+  /** Clock for `score()`; `scoreAt()` takes the window time explicitly. @default Date.now */
+  now?: () => number;
+}
+
+/**
+ * Self-calibrating bearing health model for ONE machine. Stateful: the first windows (commissioning)
+ * build the machine's own robust baseline; later windows are scored against it and drive a k-of-n
+ * alarm with hold-off. One instance per machine; persist `exportState()` and `importState()` it after
+ * a restart so the agent never re-commissions a machine that may already be degrading.
+ */
+export class BearingHealthModel implements LoadedModel {
+  readonly manifest: ModelManifest;
+  readonly artifact: BearingHealthArtifact;
+  private readonly inputs: InputMeta[];
+  private readonly now: () => number;
+  private readonly buffer: CommissioningBuffer;
+  private readonly alarm: PersistenceAlarm;
+  private readonly z: Float64Array;
+  private readonly zScratch: Float64Array;
+  private readonly isDefect: boolean[];
+  private phase: Phase = 'commissioning';
+  private startedAtMs: number | null = null;
+  private baseline: RobustBaseline | null = null;
+
+  constructor(manifest: ModelManifest, artifact: BearingHealthArtifact, options: BearingHealthOptions = {}) {
+    this.manifest = manifest;
+    this.artifact = artifact;
+    this.inputs = artifactInputs(artifact);
+    checkInputs(manifest, artifact, this.inputs);
+    this.now = options.now ?? Date.now;
+    this.buffer = new CommissioningBuffer(artifact.commissioning.maxWindows, this.inputs.length);
+    this.alarm = new PersistenceAlarm(artifact.alarm);
+    this.z = new Float64Array(this.inputs.length);
+    this.zScratch = new Float64Array(this.inputs.length);
+    this.isDefect = this.inputs.map((i) => i.name.includes('.env_'));
+  }
+
+  get currentPhase(): Phase {
+    return this.phase;
+  }
+
+  /** Scores one window of indicators (manifest input order) at the injected clock's time. */
+  score(inputs: Float64Array, topK = 3): ScoreResult {
+    return this.scoreAt(inputs, this.now(), topK);
+  }
+
+  /**
+   * Scores one window taken at `tMs` and advances the machine's state: commissioning windows join
+   * the baseline (decision 'unknown', scored against the fleet prior); later ones drive the alarm.
+   */
+  scoreAt(inputs: Float64Array, tMs: number, topK = 3): ScoreResult {
+    if (!allFinite(inputs)) return { score: Number.NaN, decision: 'unknown', reasons: [] };
+    if (this.phase === 'commissioning') this.commission(inputs, tMs);
+    if (this.phase === 'commissioning')
+      return { ...this.evaluate(inputs, this.artifact.prior, topK), decision: 'unknown' };
+    const result = this.evaluate(inputs, this.baseline!, topK);
+    const active = this.alarm.update(result.score >= this.artifact.scoring.threshold, tMs);
+    return { ...result, decision: active ? 'alert' : 'normal' };
+  }
+
+  /** Pure scoring against the fleet prior: what the manifest's self-test vectors check. */
+  scoreAgainstPrior(inputs: Float64Array, topK = 3): ScoreResult {
+    const r = this.evaluate(inputs, this.artifact.prior, topK);
+    return { ...r, decision: r.score >= this.artifact.scoring.threshold ? 'alert' : 'normal' };
+  }
+
+  /** The machine's learnt baseline, once commissioning ended. */
+  get machineBaseline(): RobustBaseline | null {
+    return this.baseline;
+  }
+
+  /** Start time of the active alarm, or null. */
+  get alarmSince(): number | null {
+    return this.alarm.since;
+  }
+
+  private commission(inputs: Float64Array, tMs: number): void {
+    this.startedAtMs ??= tMs;
+    const c = this.artifact.commissioning;
+    const expired = tMs - this.startedAtMs > c.durationS * 1000 && this.buffer.count >= c.minWindows;
+    if (expired || this.buffer.full) {
+      this.baseline = this.buffer.fit(this.artifact.scoring.minLogScale);
+      this.phase = 'monitoring';
+      return;
+    }
+    this.buffer.add(inputs);
+  }
+
+  private evaluate(inputs: Float64Array, b: RobustBaseline, topK: number): Omit<ScoreResult, 'decision'> {
+    for (let i = 0; i < this.z.length; i++) {
+      const z = (safeLog(inputs[i]!) - b.median[i]!) / b.scale[i]!;
+      this.z[i] = Math.max(z, 0);
+      this.zScratch[i] = -this.z[i]!;
+    }
+    const m = Math.min(this.artifact.scoring.topM, this.z.length);
+    selectInPlace(this.zScratch, 0, this.z.length, m - 1);
+    let sum = 0;
+    for (let i = 0; i < m; i++) sum += this.zScratch[i]! * this.zScratch[i]!;
+    return { score: Math.sqrt(sum / m), reasons: this.reasons(inputs, b, topK) };
+  }
+
+  private reasons(inputs: Float64Array, b: RobustBaseline, topK: number): Reason[] {
+    if (topK <= 0) return [];
+    const rank = (i: number) =>
+      this.z[i]! + (this.isDefect[i] && this.z[i]! >= this.artifact.scoring.defectFirstMinZ ? 1e9 : 0);
+    const order = Array.from(this.z.keys()).sort((i, j) => rank(j) - rank(i));
+    return order.slice(0, topK).map((i) => {
+      const meta = this.inputs[i]!;
+      return toReason({
+        ...meta,
+        feature: meta.name,
+        value: inputs[i]!,
+        baseline: Math.exp(b.median[i]!),
+        contribution: this.z[i]!,
+      });
+    });
+  }
+
+  exportState(): BearingHealthState {
+    return {
+      stateVersion: 1,
+      model: this.manifest.model,
+      inputs: this.inputs.map((i) => i.name),
+      phase: this.phase,
+      startedAtMs: this.startedAtMs,
+      commissioning: this.phase === 'commissioning' ? this.buffer.rows() : [],
+      baseline: this.baseline,
+      alarm: this.alarm.exportState(),
+    };
+  }
+
+  /** @throws ModelLoadError when the state was learnt for other inputs. */
+  importState(s: BearingHealthState): void {
+    const names = this.inputs.map((i) => i.name);
+    if (s.stateVersion !== 1 || s.inputs.join('|') !== names.join('|')) {
+      throw new ModelLoadError('bearing_health state does not match this model', { model: s.model, inputs: s.inputs });
+    }
+    if (s.phase === 'monitoring' && s.baseline === null) throw new ModelLoadError('monitoring state without baseline');
+    this.phase = s.phase;
+    this.startedAtMs = s.startedAtMs;
+    this.baseline = s.baseline;
+    this.buffer.restore(s.commissioning);
+    this.alarm.importState(s.alarm);
+  }
+
+  dispose(): void {}
+}
+
+function allFinite(x: Float64Array): boolean {
+  for (let i = 0; i < x.length; i++) if (!Number.isFinite(x[i]!)) return false;
+  return true;
+}
+
+function checkInputs(manifest: ModelManifest, a: BearingHealthArtifact, inputs: InputMeta[]): void {
+  const want = inputs.map((i) => i.name).join('|');
+  const got = manifest.inputs.map((f: FeatureSpec) => f.name).join('|');
+  const issues: string[] = [];
+  if (manifest.runtime !== 'bearing_health') issues.push(`runtime is ${manifest.runtime}, expected bearing_health`);
+  if (want !== got) issues.push(`manifest inputs [${got}] differ from artifact inputs [${want}]`);
+  if (a.prior.median.length !== inputs.length || a.prior.scale.length !== inputs.length) {
+    issues.push(`prior has ${a.prior.median.length} medians for ${inputs.length} inputs`);
+  }
+  if (issues.length > 0) throw new ModelLoadError('bearing_health manifest and artifact disagree', { issues });
+}
+
+/**
+ * Runtime loader for `bearing_health`: the registry calls it with the manifest and artifact bytes.
+ * @throws ModelLoadError on a malformed artifact or a manifest that does not match it.
+ */
+export function loadBearingHealth(
+  manifest: ModelManifest,
+  artifactBytes: Uint8Array,
+  options: BearingHealthOptions = {},
+): BearingHealthModel {
+  return new BearingHealthModel(manifest, parseArtifact(artifactBytes), options);
+}
