@@ -101,7 +101,10 @@ export class PostgresFleetStore implements FleetStore {
         lte(agents.lastHeartbeatAt, staleBefore),
         gt(agents.lastHeartbeatAt, offlineBefore),
       ),
-      offline: and(isNull(agents.decommissionedAt), or(isNull(agents.lastHeartbeatAt), lte(agents.lastHeartbeatAt, offlineBefore))),
+      offline: and(
+        isNull(agents.decommissionedAt),
+        or(isNull(agents.lastHeartbeatAt), lte(agents.lastHeartbeatAt, offlineBefore)),
+      ),
       decommissioned: isNotNull(agents.decommissionedAt),
     };
     return [
