@@ -1,8 +1,9 @@
-import type { ModelManifest, ScoreResult } from '../domain/model.js';
+import type { ModelManifest, Reason, ScoreResult } from '../domain/model.js';
 
 /**
  * A model loaded into memory and ready to score. Every runtime (built-in or ONNX) implements it.
- * `score` is synchronous so the hot path stays free of promises; ONNX prepares its session at load.
+ * `score` is synchronous so the hot path stays free of promises; ONNX prepares its session at load
+ * and runs it through onnxruntime-node's synchronous native binding (see `onnx.ts`).
  */
 export interface LoadedModel {
   readonly manifest: ModelManifest;
@@ -11,6 +12,11 @@ export interface LoadedModel {
    * Throws only on programming errors; a NaN input yields decision 'unknown'.
    */
   score(inputs: Float64Array, topK?: number): ScoreResult;
+  /**
+   * Reasons on demand (operator asks "why?") for runtimes whose `score` skips them to stay fast:
+   * ONNX computes reasons in `score` only for alerts. Optional so loaders written before it still compile.
+   */
+  explain?(inputs: Float64Array, topK?: number): Reason[];
   dispose(): void;
 }
 
@@ -19,3 +25,6 @@ export interface SelfTestOutcome {
   /** One line per failing vector: index, expected, got, tolerance. */
   failures: string[];
 }
+
+/** Reasons returned when the caller gives no `topK`. */
+export const DEFAULT_TOP_K = 3;
