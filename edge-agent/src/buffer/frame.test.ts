@@ -1,0 +1,83 @@
+import { describe, expect, it } from 'vitest';
+import { crc32c } from './crc32c.js';
+import { checkFrame, encodeSeqPrefix, FRAME_HEADER_BYTES, seqPrefixLength, writeFrame } from './frame.js';
+import { LiveSet } from './live-set.js';
+import { decodeSeqField } from './test-support.js';
+
+describe('crc32c', () => {
+  it('matches the published check value and chains across calls', () => {
+    const data = Buffer.from('123456789');
+    expect(crc32c(data)).toBe(0xe3069283);
+    expect(crc32c(data, 4, 9, crc32c(data, 0, 4))).toBe(0xe3069283);
+    expect(crc32c(Buffer.alloc(32))).toBe(0x8a9136aa);
+  });
+});
+
+describe('encodeSeqPrefix', () => {
+  it('writes protobuf field 1 as tag 0x08 and a varint, for seqs up to 2^53 - 1', () => {
+    for (const seq of [
+      0,
+      1,
+      127,
+      128,
+      300,
+      16_383,
+      16_384,
+      2 ** 32 - 1,
+      2 ** 32,
+      2 ** 35 + 17,
+      Number.MAX_SAFE_INTEGER,
+    ]) {
+      const out = new Uint8Array(12);
+      const end = encodeSeqPrefix(seq, out, 1);
+      expect(end - 1).toBe(seqPrefixLength(seq));
+      expect(decodeSeqField(out.subarray(1, end)).seq).toBe(seq);
+    }
+    // Known bytes from the protobuf encoding guide: 150 -> 08 96 01.
+    const out = new Uint8Array(3);
+    encodeSeqPrefix(150, out, 0);
+    expect(Array.from(out)).toEqual([0x08, 0x96, 0x01]);
+  });
+});
+
+describe('frames', () => {
+  it('detect a flipped bit anywhere in the checksummed part', () => {
+    const buf = Buffer.alloc(100);
+    const end = writeFrame(buf, 0, 42, 1.5, 3, new Uint8Array([1, 2, 3, 4, 5]));
+    expect(checkFrame(buf, 0, end, 1000)).toBe(5);
+    for (let i = 8; i < end; i++) {
+      buf[i]! ^= 1;
+      expect(checkFrame(buf, 0, end, 1000)).not.toBe(5);
+      buf[i]! ^= 1;
+    }
+    expect(checkFrame(buf, 0, FRAME_HEADER_BYTES + 2, 1000)).toBe('short-body');
+    expect(checkFrame(buf, 0, end, 4)).toBe('bad-length');
+  });
+});
+
+describe('LiveSet', () => {
+  it('counts dense and sparse seq sets exactly', () => {
+    const dense = new LiveSet(10);
+    for (let s = 10; s < 110; s++) dense.add(s);
+    expect(dense.dense).toBe(true);
+    expect(dense.countIn(0, 1000)).toBe(100);
+    expect(dense.countIn(49, 59)).toBe(10);
+
+    const sparse = new LiveSet(10);
+    const kept = [12, 13, 20, 21, 22, 40, 99, 100, 101, 300];
+    for (const s of kept) sparse.add(s);
+    expect(sparse.dense).toBe(false);
+    for (const [lo, hi] of [
+      [0, 1000],
+      [12, 21],
+      [11, 12],
+      [21, 99],
+      [100, 299],
+      [100, 300],
+    ] as const) {
+      expect(sparse.countIn(lo, hi)).toBe(kept.filter((s) => s > lo && s <= hi).length);
+    }
+    expect(sparse.has(21)).toBe(true);
+    expect(sparse.has(23)).toBe(false);
+  });
+});
