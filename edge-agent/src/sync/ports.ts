@@ -1,0 +1,27 @@
+import type { ReadBatch } from '../buffer/reader.js';
+import type { BufferStats } from '../buffer/types.js';
+
+/** What sync needs from the durable buffer. */
+export interface RecordBuffer {
+  readUnsent(maxRecords: number, maxBytes: number, afterSeq?: number): Promise<ReadBatch>;
+  markSent(seq: number): Promise<void>;
+  markCommitted(seq: number): Promise<void>;
+  rewindSendToCommitted(): Promise<void>;
+  stats(): BufferStats;
+}
+
+/** Sends one batch of buffer records upstream; resolves when the broker acknowledged it. */
+export interface BatchPublisher {
+  publish(batch: ReadBatch): Promise<void>;
+}
+
+export interface Watermark {
+  bufferId: string;
+  committedSeq: number;
+}
+
+/** Delivers the control plane's end-to-end commit watermark for this agent as it moves. */
+export interface WatermarkFeed {
+  start(onWatermark: (w: Watermark) => void): Promise<void>;
+  stop(): Promise<void>;
+}

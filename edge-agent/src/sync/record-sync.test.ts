@@ -1,0 +1,187 @@
+import { RecordBatch, RecordClass, Record as RecordPb } from '@millwright/proto';
+import pino from 'pino';
+import { afterEach, describe, expect, it } from 'vitest';
+import { encodeRecordBatch } from '../adapters/nats/records.js';
+import { DurableBuffer } from '../buffer/durable-buffer.js';
+import type { ReadBatch } from '../buffer/reader.js';
+import { tempDir } from '../buffer/test-support.js';
+import type { Watermark } from './ports.js';
+import { RecordSync } from './record-sync.js';
+import { TokenBucket } from './token-bucket.js';
+
+const log = pino({ level: 'silent' });
+
+function predictionBody(score: number): Uint8Array {
+  return RecordPb.encode({
+    seq: 0,
+    tsMs: 1_000,
+    class: RecordClass.RECORD_CLASS_PREDICTION,
+    body: {
+      $case: 'prediction',
+      value: {
+        predictionId: '',
+        model: 'm',
+        modelVersion: 'v1',
+        score,
+        decision: 1,
+        reasons: [],
+        latencyUs: 3,
+        windowStartMs: 0,
+        windowEndMs: 0,
+        asset: 'a',
+        inputBadFraction: 0,
+      },
+    },
+  }).finish();
+}
+
+class FakePublisher {
+  batches: ReadBatch[] = [];
+  failNext = 0;
+  async publish(batch: ReadBatch): Promise<void> {
+    if (this.failNext > 0) {
+      this.failNext--;
+      throw new Error('no responders');
+    }
+    // Copy: the buffer may reuse its read buffers.
+    this.batches.push({ ...batch, seqs: batch.seqs.slice(), data: Buffer.from(batch.data) });
+  }
+  seqs(): number[] {
+    return this.batches.flatMap((b) => Array.from(b.seqs.subarray(0, b.count)));
+  }
+}
+
+class FakeFeed {
+  cb: ((w: Watermark) => void) | undefined;
+  async start(cb: (w: Watermark) => void) {
+    this.cb = cb;
+  }
+  async stop() {}
+}
+
+async function until(check: () => boolean, ms = 5_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > end) throw new Error('condition not reached');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+describe('RecordSync', () => {
+  const cleanups: Array<() => Promise<void>> = [];
+  afterEach(async () => {
+    for (const c of cleanups.splice(0)) await c();
+  });
+
+  async function setup(options: Record<string, number> = {}) {
+    const t = await tempDir();
+    const buffer = await DurableBuffer.open({ dir: t.dir, capacityBytes: 64 * 1024 * 1024, segmentBytes: 1024 * 1024 });
+    const publisher = new FakePublisher();
+    const feed = new FakeFeed();
+    let now = 0;
+    const sync = new RecordSync({
+      buffer,
+      publisher,
+      watermarks: feed,
+      bufferId: 'b1',
+      log,
+      now: () => now,
+      options: { backoffMinMs: 5, backoffMaxMs: 20, ...options },
+    });
+    cleanups.push(async () => {
+      await sync.stop();
+      await buffer.close();
+      await t.cleanup();
+    });
+    return { buffer, publisher, feed, sync, advance: (ms: number) => (now += ms) };
+  }
+
+  it('sends every record once, in order, and moves the send cursor on acks', async () => {
+    const { buffer, publisher, sync } = await setup({ batchRecords: 7 });
+    await buffer.append(
+      Array.from({ length: 50 }, (_, i) => ({ cls: 'PREDICTION' as const, tsMs: i, body: predictionBody(i) })),
+    );
+    await sync.start();
+    await until(() => buffer.stats().sendCursor === 50);
+    expect(publisher.seqs()).toEqual(Array.from({ length: 50 }, (_, i) => i + 1));
+    expect(publisher.batches.every((b) => b.count <= 7)).toBe(true);
+  });
+
+  it('retries after publish failures without losing or reordering records', async () => {
+    const { buffer, publisher, sync } = await setup({ batchRecords: 5, maxInFlight: 1 });
+    publisher.failNext = 3;
+    await buffer.append(
+      Array.from({ length: 20 }, (_, i) => ({ cls: 'PREDICTION' as const, tsMs: i, body: predictionBody(i) })),
+    );
+    await sync.start();
+    await until(() => buffer.stats().sendCursor === 20);
+    expect(publisher.seqs()).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+    expect(sync.stats.publishFailures).toBe(3);
+  });
+
+  it('reclaims only on the watermark of its own buffer', async () => {
+    const { buffer, feed, sync } = await setup();
+    await buffer.append(
+      Array.from({ length: 10 }, (_, i) => ({ cls: 'PREDICTION' as const, tsMs: i, body: predictionBody(i) })),
+    );
+    await sync.start();
+    await until(() => buffer.stats().sendCursor === 10);
+    feed.cb?.({ bufferId: 'other', committedSeq: 10 });
+    expect(buffer.stats().commitCursor).toBe(0);
+    feed.cb?.({ bufferId: 'b1', committedSeq: 6 });
+    await until(() => buffer.stats().commitCursor === 6);
+  });
+
+  it('resends from the watermark when the broker acknowledged but the cloud never committed', async () => {
+    const { buffer, publisher, feed, sync, advance } = await setup({ resendAfterMs: 1_000 });
+    await buffer.append(
+      Array.from({ length: 10 }, (_, i) => ({ cls: 'PREDICTION' as const, tsMs: i, body: predictionBody(i) })),
+    );
+    await sync.start();
+    await until(() => buffer.stats().sendCursor === 10);
+    feed.cb?.({ bufferId: 'b1', committedSeq: 4 });
+    await until(() => buffer.stats().commitCursor === 4);
+    advance(1_500);
+    await until(() => sync.stats.rewinds === 1 && publisher.seqs().length >= 16, 15_000);
+    expect(publisher.seqs().slice(10)).toEqual([5, 6, 7, 8, 9, 10]);
+  });
+});
+
+describe('encodeRecordBatch', () => {
+  it('produces a RecordBatch whose records decode with their seqs', async () => {
+    const t = await tempDir();
+    const buffer = await DurableBuffer.open({ dir: t.dir, capacityBytes: 64 * 1024 * 1024, segmentBytes: 1024 * 1024 });
+    await buffer.append(
+      [0.25, 0.5, 0.75].map((s) => ({ cls: 'PREDICTION' as const, tsMs: 5, body: predictionBody(s) })),
+    );
+    const batch = await buffer.readUnsent(10, 1 << 20);
+    const decoded = RecordBatch.decode(
+      encodeRecordBatch({ agentId: 'a1', siteId: 's1', bufferId: 'b1', sentAtMs: 9 }, batch),
+    );
+    expect(decoded).toMatchObject({
+      agentId: 'a1',
+      siteId: 's1',
+      bufferId: 'b1',
+      firstSeq: 1,
+      lastSeq: 3,
+      sentAtMs: 9,
+    });
+    expect(decoded.records.map((r) => r.seq)).toEqual([1, 2, 3]);
+    expect(decoded.records.map((r) => (r.body?.$case === 'prediction' ? r.body.value.score : NaN))).toEqual([
+      0.25, 0.5, 0.75,
+    ]);
+    await buffer.close();
+    await t.cleanup();
+  });
+});
+
+describe('TokenBucket', () => {
+  it('lets a burst through, then paces to the configured rate', () => {
+    let now = 0;
+    const b = new TokenBucket(1000, 1000, () => now);
+    expect(b.take(1000)).toBe(0);
+    expect(b.take(500)).toBe(500);
+    now += 500;
+    expect(b.take(500)).toBe(0);
+  });
+});
