@@ -9,9 +9,10 @@ export interface LoadedModel {
   readonly manifest: ModelManifest;
   /**
    * Scores one feature vector in manifest input order. `topK` bounds the reasons returned.
-   * Throws only on programming errors; a NaN input yields decision 'unknown'.
+   * Throws only on programming errors; a NaN input yields decision 'unknown'. `tMs` is the data time
+   * of the window, for stateful models (commissioning, persistence); stateless runtimes ignore it.
    */
-  score(inputs: Float64Array, topK?: number): ScoreResult;
+  score(inputs: Float64Array, topK?: number, tMs?: number): ScoreResult;
   /**
    * Reasons on demand (operator asks "why?") for runtimes whose `score` skips them to stay fast:
    * ONNX computes reasons in `score` only for alerts. Optional so loaders written before it still compile.

@@ -85,8 +85,8 @@ export class BearingHealthModel implements LoadedModel {
   }
 
   /** Scores one window of indicators (manifest input order) at the injected clock's time. */
-  score(inputs: Float64Array, topK = 3): ScoreResult {
-    return this.scoreAt(inputs, this.now(), topK);
+  score(inputs: Float64Array, topK = 3, tMs?: number): ScoreResult {
+    return this.scoreAt(inputs, tMs ?? this.now(), topK);
   }
 
   /**

@@ -1,0 +1,206 @@
+import { AssetCleaning } from '../cleaning/asset-cleaning.js';
+import type { ChannelQuality, CleanedBlock } from '../cleaning/channel-cleaner.js';
+import type { AssetDriftConfig, ChannelCleaningConfig } from '../cleaning/config.js';
+import type { ChannelSpec, SampleBlock } from '../domain/channel.js';
+import { ModelLoadError } from '../domain/errors.js';
+import type { FeatureSpec } from '../domain/model.js';
+import type { PredictionEvent } from '../domain/prediction.js';
+import { AssetFeatures, type FeatureVectorReady } from '../features/asset-features.js';
+import type { ChannelFeatureConfig } from '../features/config.js';
+import type { LoadedModel } from '../inference/runtime.js';
+import { ModelStatsAccumulator, type ModelStatsSnapshot } from './model-stats.js';
+
+/** Where the pipeline gets its models; switching is a pointer swap between two inferences. */
+export interface ModelProvider {
+  active(): LoadedModel | undefined;
+  /** A candidate scored beside the active model, never acted on. */
+  shadow(): LoadedModel | undefined;
+  /** Per-inference evidence for the local watchdog. */
+  observe?(version: string, latencyUs: number, decision: PredictionEvent['decision'], error?: unknown): void;
+}
+
+export interface PipelineDeps {
+  agentId: string;
+  /** Short random id of this process, so prediction ids stay unique across restarts. */
+  bootId: string;
+  channels: readonly ChannelSpec[];
+  cleaning: (channel: ChannelSpec) => ChannelCleaningConfig;
+  features: (channel: ChannelSpec) => ChannelFeatureConfig;
+  drift: AssetDriftConfig;
+  models: ModelProvider;
+  now: () => number;
+  /** Called for every scored window; `features` is valid only during the call. */
+  onPrediction: (p: PredictionEvent, features: { names: readonly string[]; values: Float64Array }) => void;
+  /** A model that cannot serve this agent's features (schema mismatch) or throws. */
+  onModelError: (err: unknown, version: string) => void;
+}
+
+interface AssetStage {
+  cleaning: AssetCleaning;
+  features: AssetFeatures;
+  /** Versions already bound (or refused) on this asset. */
+  bound: Map<LoadedModel, boolean>;
+}
+
+/**
+ * sources -> cleaning -> features -> inference, per asset, synchronous and allocation-free per
+ * point. Model inputs name features either fully (`pump-1.vib_h.rms`) or relative to the asset
+ * (`vib_h.rms`, resolved to `<asset>.vib_h.rms`), so one fleet model serves every asset of a type.
+ */
+export class EdgePipeline {
+  private readonly stages = new Map<string, AssetStage>();
+  private readonly byChannel = new Map<string, AssetStage>();
+  private readonly stats = new Map<string, ModelStatsAccumulator>();
+  private lastActive: LoadedModel | undefined;
+  private counter = 0;
+  private readonly sinkFor = new Map<AssetStage, (b: CleanedBlock) => void>();
+
+  constructor(private readonly deps: PipelineDeps) {
+    const byAsset = new Map<string, ChannelSpec[]>();
+    for (const c of deps.channels) byAsset.set(c.asset, [...(byAsset.get(c.asset) ?? []), c]);
+    for (const [asset, channels] of byAsset) {
+      const stage: AssetStage = {
+        cleaning: new AssetCleaning({
+          channels,
+          configs: Object.fromEntries(channels.map((c) => [c.name, deps.cleaning(c)])),
+          drift: deps.drift,
+        }),
+        features: new AssetFeatures({
+          channels,
+          configs: Object.fromEntries(channels.map((c) => [c.name, deps.features(c)])),
+        }),
+        bound: new Map(),
+      };
+      this.stages.set(asset, stage);
+      this.sinkFor.set(stage, (b) => stage.features.push(b));
+      for (const c of channels) this.byChannel.set(c.name, stage);
+    }
+  }
+
+  /** The source sink. Unknown channels are ignored (counted by the caller's source stats). */
+  readonly accept = (block: SampleBlock): void => {
+    const active = this.deps.models.active();
+    if (active !== this.lastActive) this.bindAll(active);
+    const stage = this.byChannel.get(block.channel);
+    if (stage) stage.cleaning.process(block, this.sinkFor.get(stage)!);
+  };
+
+  /** Features every asset produces (for manifests and the local API). */
+  catalog(): Record<string, FeatureSpec[]> {
+    return Object.fromEntries([...this.stages].map(([asset, s]) => [asset, s.features.catalog]));
+  }
+
+  /** Checks, without binding, that `model` can be served on every asset: throws ModelLoadError otherwise. */
+  assertServable(model: LoadedModel): void {
+    for (const [asset, stage] of this.stages) resolveInputs(asset, stage.features.catalog, model.manifest.inputs);
+  }
+
+  /** Cleaning counts since the last call, per channel. */
+  takeQuality(): ChannelQuality[] {
+    return [...this.stages.values()].flatMap((s) => s.cleaning.snapshot());
+  }
+
+  /** Model figures since the last call, per version that scored. */
+  takeModelStats(): ModelStatsSnapshot[] {
+    const end = this.deps.now();
+    return [...this.stats.values()].map((s) => s.take(end)).filter((s) => s.inferences + s.errors > 0);
+  }
+
+  private bindAll(active: LoadedModel | undefined): void {
+    this.lastActive = active;
+    if (!active) return;
+    for (const [asset, stage] of this.stages) {
+      if (stage.bound.has(active)) continue;
+      try {
+        const inputs = resolveInputs(asset, stage.features.catalog, active.manifest.inputs);
+        stage.features.bind(inputs, (ready) => this.score(active, ready));
+        stage.bound.set(active, true);
+      } catch (err) {
+        stage.bound.set(active, false);
+        this.deps.onModelError(err, active.manifest.version);
+      }
+    }
+  }
+
+  private score(model: LoadedModel, ready: FeatureVectorReady): void {
+    if (this.deps.models.active() !== model) return; // a binding of a model that was switched out
+    const m = model.manifest;
+    const stats = this.statsFor(m.model, m.version);
+    const t0 = performance.now();
+    let result: ReturnType<LoadedModel['score']>;
+    try {
+      result = model.score(ready.vector, 3, ready.windowEndMs);
+    } catch (err) {
+      stats.recordError();
+      this.deps.models.observe?.(m.version, 0, 'unknown', err);
+      this.deps.onModelError(err, m.version);
+      return;
+    }
+    const latencyUs = Math.max(1, Math.round((performance.now() - t0) * 1000));
+    stats.record(latencyUs, result.score, result.decision === 'alert');
+    this.deps.models.observe?.(m.version, latencyUs, result.decision);
+    this.scoreShadow(stats, ready, result.decision);
+    this.deps.onPrediction(
+      {
+        predictionId: `${this.deps.agentId}:${this.deps.bootId}:${++this.counter}`,
+        asset: ready.asset,
+        model: m.model,
+        modelVersion: m.version,
+        score: result.score,
+        decision: result.decision,
+        reasons: result.reasons,
+        latencyUs,
+        windowStartMs: ready.windowStartMs,
+        windowEndMs: ready.windowEndMs,
+        inputBadFraction: ready.badFraction,
+      },
+      { names: ready.names, values: ready.vector },
+    );
+  }
+
+  private scoreShadow(
+    stats: ModelStatsAccumulator,
+    ready: FeatureVectorReady,
+    decision: PredictionEvent['decision'],
+  ): void {
+    const shadow = this.deps.models.shadow();
+    if (!shadow) return;
+    try {
+      // Same inputs, same order: a shadow must share the active model's input schema.
+      const s = shadow.score(ready.vector, 0, ready.windowEndMs);
+      stats.recordShadow(shadow.manifest.version, s.decision !== decision);
+    } catch {
+      stats.recordShadow(shadow.manifest.version, true);
+    }
+  }
+
+  private statsFor(model: string, version: string): ModelStatsAccumulator {
+    let s = this.stats.get(version);
+    if (!s) {
+      s = new ModelStatsAccumulator(model, version, this.deps.now());
+      this.stats.set(version, s);
+    }
+    return s;
+  }
+}
+
+/** Maps manifest inputs to this asset's feature names (full names win over asset-relative ones). */
+export function resolveInputs(
+  asset: string,
+  catalog: readonly FeatureSpec[],
+  inputs: readonly FeatureSpec[],
+): FeatureSpec[] {
+  const names = new Set(catalog.map((f) => f.name));
+  const missing: string[] = [];
+  const resolved = inputs.map((f) => {
+    if (names.has(f.name)) return f;
+    const relative = `${asset}.${f.name}`;
+    if (names.has(relative)) return { name: relative, unit: f.unit };
+    missing.push(f.name);
+    return f;
+  });
+  if (missing.length > 0) {
+    throw new ModelLoadError(`model inputs not produced on asset ${asset}: ${missing.join(', ')}`, { asset, missing });
+  }
+  return resolved;
+}
