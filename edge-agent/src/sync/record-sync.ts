@@ -22,6 +22,8 @@ export interface SyncOptions {
   backoffMaxMs: number;
 }
 
+const SEND_CURSOR_PERSIST_MS = 200;
+
 export const DEFAULT_SYNC_OPTIONS: SyncOptions = {
   batchRecords: 500,
   batchBytes: 512 * 1024,
@@ -141,6 +143,8 @@ export class RecordSync {
     let after = buffer.stats().sendCursor;
     const inFlight: { batch: ReadBatch; ack: Promise<void> }[] = [];
     let sent = 0;
+    let acked = after;
+    let lastMark = performance.now();
     try {
       while (this.running) {
         if (inFlight.length < this.opts.maxInFlight) {
@@ -157,7 +161,13 @@ export class RecordSync {
         const head = inFlight.shift();
         if (!head) break;
         await head.ack;
-        await buffer.markSent(head.batch.lastSeq);
+        acked = head.batch.lastSeq;
+        // The send cursor is persisted with an fsync: batch that work. After a crash, at most
+        // this interval is resent, which the control plane deduplicates.
+        if (performance.now() - lastMark >= SEND_CURSOR_PERSIST_MS) {
+          await buffer.markSent(acked);
+          lastMark = performance.now();
+        }
         this.stats.batchesSent++;
         this.stats.recordsSent += head.batch.count;
         this.stats.bytesSent += head.batch.bytes;
@@ -166,6 +176,7 @@ export class RecordSync {
       }
     } finally {
       await Promise.allSettled(inFlight.map((f) => f.ack));
+      if (acked > buffer.stats().sendCursor) await buffer.markSent(acked);
     }
     return sent;
   }
