@@ -94,12 +94,12 @@ describe('first slice: agents announce over NATS, the control plane records them
     await waitFor(
       'press-01 stale',
       async () => ((await ls('--health', 'stale')).some((a) => a.id === 'press-01') ? true : undefined),
-      15_000,
+      30_000,
     );
     await waitFor(
       'press-01 offline',
       async () => ((await ls('--health', 'offline')).some((a) => a.id === 'press-01') ? true : undefined),
-      15_000,
+      30_000,
     );
     expect((await ls('--health', 'online')).map((a) => a.id)).toEqual(['press-02']);
   });
