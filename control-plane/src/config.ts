@@ -51,6 +51,8 @@ export const ConfigSchema = z.object({
       offlineAfterS: z.number().positive().default(60),
       /** Health timeline entries older than this are deleted. */
       historyRetentionDays: z.number().positive().default(30),
+      /** How often the leader's sweeper records health transitions into the timeline. */
+      sweepIntervalS: z.number().positive().max(3600).default(5),
     })
     .prefault({})
     .refine((h) => h.offlineAfterS > h.staleAfterS, { message: 'offlineAfterS must be greater than staleAfterS' }),
@@ -58,6 +60,12 @@ export const ConfigSchema = z.object({
     .object({
       /** Accept heartbeats from agents that never enrolled (development only; NATS auth makes it moot). */
       autoRegister: z.boolean().default(true),
+    })
+    .prefault({}),
+  leader: z
+    .object({
+      /** How often a replica tries to become leader of a singleton (health sweeper, rollout controller). */
+      retryS: z.number().positive().max(300).default(5),
     })
     .prefault({}),
   ingest: z
@@ -69,6 +77,38 @@ export const ConfigSchema = z.object({
         .int()
         .min(1024)
         .default(1024 * 1024),
+      /** Record batches are stored in groups: one transaction at least this often… */
+      recordsFlushMs: z.number().int().min(1).max(10_000).default(50),
+      /** …or as soon as this many records wait. */
+      recordsFlushRecords: z.number().int().min(1).max(100_000).default(5000),
+      /** Record batch messages pulled per request. */
+      recordsPullBatch: z.number().int().min(1).max(10_000).default(64),
+      /** Larger record batches are dead-lettered as `oversize` (MW_RECORDS itself takes 4 MiB). */
+      recordBatchMaxBytes: z
+        .number()
+        .int()
+        .min(1024)
+        .default(4 * 1024 * 1024),
+      /** How rows reach Postgres (see adapters/postgres/records-store.ts). */
+      recordsInsertMode: z.enum(['recordset', 'copy']).default('recordset'),
+    })
+    .prefault({}),
+  signing: z
+    .object({
+      /** ed25519 private key that signs model versions: PKCS#8 PEM or the raw 32-byte seed in base64. Rotate by pointing at a new key. */
+      keyFile: z.string().optional(),
+      /** Development only: without keyFile, a key is generated into this directory on first start and reused. */
+      devKeyDir: z.string().optional(),
+    })
+    .prefault({}),
+  registry: z
+    .object({
+      /** Largest artifact UploadVersion accepts. @default 256 MiB */
+      maxArtifactBytes: z
+        .number()
+        .int()
+        .min(1)
+        .default(256 * 1024 * 1024),
     })
     .prefault({}),
 });

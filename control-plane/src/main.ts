@@ -3,6 +3,7 @@ import { readFileSync, realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { subjects } from '@millwright/proto';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { Kvm } from '@nats-io/kv';
 import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client';
 import { fleetServiceBinding } from './adapters/grpc/fleet.js';
 import { startGrpcServer } from './adapters/grpc/server.js';
@@ -10,15 +11,23 @@ import { startHttpServer } from './adapters/http/server.js';
 import { connectNats } from './adapters/nats/connect.js';
 import { JetStreamDeadLetters } from './adapters/nats/dead-letters.js';
 import { HeartbeatIngest } from './adapters/nats/heartbeats.js';
+import { RecordBatchConsumer } from './adapters/nats/records.js';
 import { ensureTopology } from './adapters/nats/topology.js';
+import { KvWatermarks } from './adapters/nats/watermarks.js';
 import { openDb, runMigrations } from './adapters/postgres/db.js';
 import { PostgresFleetStore } from './adapters/postgres/fleet-store.js';
+import { PostgresRecordStore } from './adapters/postgres/records-store.js';
+import { createS3Client, S3SampleStore } from './adapters/s3/samples.js';
 import { type Config, loadConfig } from './config.js';
 import { ConfigError } from './domain/errors.js';
 import { systemClock } from './fleet/ports.js';
 import { FleetService } from './fleet/service.js';
+import { promIngestMetrics } from './ingest/metrics.js';
+import { RecordIngest } from './ingest/records.js';
 import { createLogger } from './logger.js';
+import { createFleetWiring } from './main-fleet.js';
 import { VERSION } from './version.js';
+import { wireRegistry } from './wire-registry.js';
 
 /** Wires and runs one control-plane replica; resolves to a stop function. */
 export async function startControlPlane(config: Readonly<Config>) {
@@ -66,6 +75,7 @@ export async function startControlPlane(config: Readonly<Config>) {
   };
   const store = new PostgresFleetStore({ db: dbh.db, sql: dbh.sql, thresholds });
   const fleet = new FleetService({ store, clock: systemClock });
+  const fleetAdmin = createFleetWiring({ config, db: dbh.db, nc, fleetStore: store, log, metrics: registry });
   const dlq = new JetStreamDeadLetters({ js, now: systemClock.now, onDeadLetter: (code) => deadLetters.inc({ code }) });
   const heartbeats = new HeartbeatIngest({
     consumer: await js.consumers.get(subjects.STREAMS.heartbeats, subjects.CONSUMERS.heartbeats),
@@ -76,14 +86,38 @@ export async function startControlPlane(config: Readonly<Config>) {
     flushMs: config.ingest.heartbeatFlushMs,
     maxMessageBytes: config.ingest.maxMessageBytes,
     autoRegister: config.fleet.autoRegister,
+    onApplied: fleetAdmin.onHeartbeatsApplied,
     onFlush: (n, ms) => {
       hbAgents.inc(n);
       hbFlush.observe(ms / 1000);
     },
   });
   heartbeats.start();
+  fleetAdmin.start();
+  const samplesS3 = createS3Client(config.s3);
+  const records = new RecordBatchConsumer({
+    consumer: await js.consumers.get(subjects.STREAMS.records, subjects.CONSUMERS.records),
+    ingest: new RecordIngest({
+      store: new PostgresRecordStore({ sql: dbh.sql, insertMode: config.ingest.recordsInsertMode }),
+      blobs: new S3SampleStore({ client: samplesS3, bucket: config.s3.bucket }),
+      watermarks: new KvWatermarks({ kv: await new Kvm(js).open(subjects.KV.watermark), now: systemClock.now }),
+      metrics: promIngestMetrics(registry),
+      log: log.child({ component: 'ingest.records' }),
+      now: systemClock.now,
+    }),
+    deadLetters: dlq,
+    log: log.child({ component: 'ingest.records' }),
+    flushMs: config.ingest.recordsFlushMs,
+    flushRecords: config.ingest.recordsFlushRecords,
+    maxMessageBytes: config.ingest.recordBatchMaxBytes,
+    pullBatch: config.ingest.recordsPullBatch,
+  });
+  records.start();
+  // One S3 client for the process: the sample store and the model registry share it.
+  const modelRegistry = await wireRegistry({ config, db: dbh.db, s3: samplesS3, log });
   const grpc = await startGrpcServer(config.grpc.host, config.grpc.port, [
-    fleetServiceBinding({ fleet, log: log.child({ component: 'grpc' }) }),
+    fleetServiceBinding({ fleet, ...fleetAdmin.api, log: log.child({ component: 'grpc' }) }),
+    modelRegistry.binding,
   ]);
   let ready = true;
   const http = await startHttpServer({
@@ -102,9 +136,12 @@ export async function startControlPlane(config: Readonly<Config>) {
       log.info('control_plane.stopping');
       await grpc.stop();
       await heartbeats.stop();
+      await fleetAdmin.stop();
+      await records.stop();
       await nc.drain();
       await http.stop();
       await dbh.close();
+      samplesS3.destroy();
       log.info('control_plane.stopped');
     },
   };

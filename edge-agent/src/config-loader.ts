@@ -76,19 +76,26 @@ function coerce(raw: string, kind: string): unknown {
     case 'boolean':
       return raw === 'true' || raw === '1' ? true : raw === 'false' || raw === '0' ? false : raw;
     case 'array':
+      // A JSON array for lists of objects (e.g. MW_SOURCES), else comma-separated strings.
+      if (raw.trim().startsWith('[')) return parseJson(raw);
       return raw
         .split(',')
         .map((s) => s.trim())
         .filter(Boolean);
     case 'record':
     case 'object':
-      try {
-        return JSON.parse(raw);
-      } catch {
-        return raw;
-      }
+      return parseJson(raw);
     default:
       return raw;
+  }
+}
+
+/** JSON when it parses; otherwise the raw text, so validation reports the key. */
+function parseJson(raw: string): unknown {
+  try {
+    return JSON.parse(raw);
+  } catch {
+    return raw;
   }
 }
 

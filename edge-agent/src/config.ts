@@ -108,6 +108,29 @@ export const AgentConfigSchema = z.object({
     })
     .prefault({}),
   reports: z.object({ intervalS: z.number().positive().default(10) }).prefault({}),
+  /** Pinned artifact signing keys (base64 raw ed25519); several during a rotation. Enrollment adds its own. */
+  trust: z.object({ keys: z.array(z.string().min(1)).default([]) }).prefault({}),
+  update: z
+    .object({
+      /** An artifact connection idle this long is dropped; the partial file is resumed. */
+      downloadTimeoutS: z.number().positive().max(3600).default(30),
+      /** Attempts per download round; rounds repeat with back-off until the network is back. */
+      downloadRetries: z.number().int().min(1).max(100).default(5),
+      retryBackoffMinMs: z.number().int().min(10).default(1000),
+      retryBackoffMaxMs: z.number().int().min(10).default(300_000),
+      maxArtifactBytes: z
+        .number()
+        .int()
+        .positive()
+        .default(512 * 1024 * 1024),
+      /** How often a deferred switch re-checks maintenance windows and the edge condition. */
+      switchCheckS: z.number().positive().default(30),
+      /** Watchdog period when the desired state's switch policy gives none. */
+      watchdogS: z.number().positive().default(300),
+      /** Inferences before the watchdog judges p99 latency and alert rate. */
+      watchdogMinSamples: z.number().int().min(1).default(50),
+    })
+    .prefault({}),
 });
 
 export type AgentConfig = z.output<typeof AgentConfigSchema>;

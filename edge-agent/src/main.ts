@@ -1,11 +1,23 @@
 #!/usr/bin/env node
+import { randomBytes } from 'node:crypto';
 import { readFileSync, realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
+import { collectDefaultMetrics, Registry } from 'prom-client';
+import { bufferStatus } from './adapters/nats/buffer-status.js';
 import { connectNats } from './adapters/nats/connect.js';
+import { NatsEnrollClient, nkeyUserKeys } from './adapters/nats/enroll.js';
 import { HeartbeatPublisher } from './adapters/nats/heartbeat.js';
+import { NatsLink } from './adapters/nats/link.js';
 import { type AgentConfig, loadAgentConfig } from './config.js';
+import { DataPlane } from './data-plane.js';
 import { ConfigError } from './domain/errors.js';
+import { ensureIdentity } from './enroll/enroll.js';
+import { ENROLL_EXIT_CODE, isEnrollmentError } from './enroll/errors.js';
 import { createLogger } from './logger.js';
+import { createAgentRuntimeRegistry } from './runtimes.js';
+import { ModelSlots } from './update/slots.js';
+import { createUpdates } from './update-wiring.js';
+import { uplink } from './uplink.js';
 import { VERSION } from './version.js';
 
 /** Wires and runs the agent; resolves to a stop function. */
@@ -16,9 +28,42 @@ export async function startAgent(config: Readonly<AgentConfig>) {
     agentId: config.agentId,
     siteId: config.siteId,
   });
-  const nc = await connectNats({ url: config.nats.url, credsFile: config.nats.credsFile, agentId: config.agentId });
+  const identity = await ensureIdentity({
+    dataDir: config.dataDir,
+    agent: {
+      agentId: config.agentId,
+      siteId: config.siteId,
+      lineId: config.lineId,
+      labels: config.labels,
+      agentVersion: VERSION,
+    },
+    settings: { ...config.enroll, timeoutMs: config.enroll.timeoutS * 1000 },
+    client: new NatsEnrollClient({ url: config.nats.url, agentId: config.agentId }),
+    keys: nkeyUserKeys,
+    log: log.child({ component: 'enroll' }),
+    now: Date.now,
+  });
+  const credsFile = config.nats.credsFile ?? identity?.credsFile;
+  // Offline first: connect in the background; inference starts now from the model on local disk.
+  const link = new NatsLink(connectNats({ url: config.nats.url, credsFile, agentId: config.agentId }));
+  void link.ready.then(() => log.info('nats.connected'));
+  const metrics = new Registry();
+  collectDefaultMetrics({ register: metrics });
+  const slots = new ModelSlots();
+  const updates = await createUpdates({ config, link, slots, registry: createAgentRuntimeRegistry(), log });
+  // Restores the last good model from disk before inference starts; needs no network.
+  await updates.manager.start();
+  const dataPlane = await DataPlane.open({
+    config,
+    log,
+    metrics,
+    models: slots,
+    bootId: randomBytes(4).toString('hex'),
+    makeUplink: (bufferId) => uplink({ link, config, bufferId, log }),
+  });
+  await dataPlane.start();
   const heartbeat = new HeartbeatPublisher({
-    nc,
+    link,
     id: {
       agentId: config.agentId,
       siteId: config.siteId,
@@ -27,8 +72,8 @@ export async function startAgent(config: Readonly<AgentConfig>) {
       agentVersion: VERSION,
     },
     source: {
-      runningModelVersion: () => '',
-      buffer: () => undefined,
+      runningModelVersion: () => slots.activeVersion(),
+      buffer: () => bufferStatus(dataPlane.buffer.stats(), dataPlane.sync.stats),
       resources: () => ({ cpuPercent: 0, rssBytes: process.memoryUsage().rss, diskFreeBytes: 0 }),
     },
     intervalMs: config.heartbeat.intervalS * 1000,
@@ -40,7 +85,9 @@ export async function startAgent(config: Readonly<AgentConfig>) {
     async stop(): Promise<void> {
       log.info('agent.stopping');
       heartbeat.stop();
-      await nc.drain();
+      await dataPlane.stop();
+      await updates.stop();
+      await link.close();
       log.info('agent.stopped');
     },
   };
@@ -83,6 +130,10 @@ async function main(): Promise<void> {
 
 if (process.argv[1] && import.meta.url === pathToFileURL(realpathSync(process.argv[1])).href) {
   main().catch((err: unknown) => {
+    if (isEnrollmentError(err)) {
+      process.stderr.write(`mw-agent: ${err.message}\n`);
+      process.exit(ENROLL_EXIT_CODE);
+    }
     process.stderr.write(`mw-agent failed to start: ${err instanceof Error ? err.stack : String(err)}\n`);
     process.exit(1);
   });

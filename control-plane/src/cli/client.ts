@@ -45,6 +45,8 @@ export class CliError extends Error {
 
 export interface CallOptions {
   token?: string;
+  /** Sent as `x-mw-actor` for audit entries until API tokens identify the caller (security issue). */
+  actor?: string;
   timeoutMs: number;
 }
 
@@ -62,6 +64,7 @@ export function call<Req, Res>(
 ): Promise<Res> {
   const md = new Metadata();
   if (opts.token) md.set('authorization', `Bearer ${opts.token}`);
+  if (opts.actor) md.set('x-mw-actor', opts.actor);
   return new Promise((resolve, reject) => {
     method.call(client, req, md, { deadline: new Date(Date.now() + opts.timeoutMs) }, (err, res) => {
       if (!err) return resolve(res);

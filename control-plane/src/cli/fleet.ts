@@ -1,6 +1,7 @@
 import { type Agent, AgentHealth, agentHealthFromJSON, agentHealthToJSON, FleetServiceClient } from '@millwright/proto';
 import type { ParsedArgs } from './args.js';
 import { type CallOptions, CliError, call, EXIT, insecure } from './client.js';
+import { parseDuration } from './duration.js';
 import { ago, labels, table } from './format.js';
 
 function health(h: AgentHealth): string {
@@ -25,17 +26,68 @@ function parseLabels(values: string[]): Record<string, string> {
   return out;
 }
 
+const USAGE = `usage: mwctl fleet ls [filters]
+       mwctl fleet get|history AGENT_ID
+       mwctl fleet decommission AGENT_ID --reason TEXT
+       mwctl fleet pin|unpin AGENT_ID [--reason TEXT]`;
+
+async function agentCommand(
+  client: FleetServiceClient,
+  sub: string,
+  id: string,
+  args: ParsedArgs,
+  opts: CallOptions,
+): Promise<Agent> {
+  const reason = args.flags.reason?.[0] ?? '';
+  switch (sub) {
+    case 'get':
+      return call(client, client.getAgent, { id }, opts);
+    case 'decommission':
+      if (!reason) throw new CliError('fleet decommission needs --reason', EXIT.USAGE);
+      return call(client, client.decommissionAgent, { id, reason }, opts);
+    case 'pin':
+    case 'unpin':
+      return call(client, client.setAgentPinned, { id, pinned: sub === 'pin', reason }, opts);
+    default:
+      throw new CliError(USAGE, EXIT.USAGE);
+  }
+}
+
+async function fleetHistory(client: FleetServiceClient, id: string, args: ParsedArgs, opts: CallOptions) {
+  const since = args.flags.since?.[0];
+  const req = {
+    id,
+    sinceMs: since ? Date.now() - parseDuration(since, '--since') * 1000 : 0,
+    limit: Number(args.flags.limit?.[0] ?? 0),
+  };
+  const { entries } = await call(client, client.getAgentHistory, req, opts);
+  if (args.json)
+    return JSON.stringify(
+      entries.map((e) => ({ ...e, health: health(e.health) })),
+      null,
+      2,
+    );
+  return table(
+    ['AT', 'HEALTH', 'EVENT', 'MODEL', 'UNSENT'],
+    entries.map((e) => [
+      new Date(e.atMs).toISOString(),
+      health(e.health),
+      e.event,
+      e.runningModelVersion || '-',
+      e.unsentRecords,
+    ]),
+  );
+}
+
 export async function fleetCommand(args: ParsedArgs, opts: CallOptions & { server: string }): Promise<string> {
   const client = new FleetServiceClient(opts.server, insecure());
   try {
     const [sub, id] = args.positionals;
     if (sub === 'ls') return await fleetLs(client, args, opts);
-    if (sub === 'get') {
-      if (!id) throw new CliError('usage: mwctl fleet get AGENT_ID', EXIT.USAGE);
-      const agent = await call(client, client.getAgent, { id }, opts);
-      return args.json ? JSON.stringify(toJson(agent), null, 2) : describeAgent(agent);
-    }
-    throw new CliError('usage: mwctl fleet ls|get', EXIT.USAGE);
+    if (!id || !sub) throw new CliError(USAGE, EXIT.USAGE);
+    if (sub === 'history') return await fleetHistory(client, id, args, opts);
+    const agent = await agentCommand(client, sub, id, args, opts);
+    return args.json ? JSON.stringify(toJson(agent), null, 2) : describeAgent(agent);
   } finally {
     client.close();
   }

@@ -4,20 +4,40 @@
  * Exit codes: see client.ts EXIT and docs/CLI.md.
  */
 import { realpathSync } from 'node:fs';
+import { userInfo } from 'node:os';
 import { pathToFileURL } from 'node:url';
 import { runMigrations } from '../adapters/postgres/db.js';
 import { type ParsedArgs, parseArgs } from './args.js';
 import { CliError, EXIT } from './client.js';
 import { fleetCommand } from './fleet.js';
+import { MODELS_USAGE, modelsCommand } from './models.js';
+import { sitesCommand } from './sites.js';
+import { tokensCommand } from './tokens.js';
 
 const USAGE = `usage: mwctl [--server HOST:PORT] [--token TOKEN] [--json] COMMAND
 
 commands:
   fleet ls [--site S] [--line L] [--label k=v]... [--health online|stale|offline|decommissioned] [--limit N]
   fleet get AGENT_ID
+  fleet history AGENT_ID [--since 24h] [--limit N]
+  fleet decommission AGENT_ID --reason TEXT
+  fleet pin|unpin AGENT_ID [--reason TEXT]
+  sites ls | sites get SITE_ID
+  sites create|update SITE_ID [--name N] [--tz ZONE] [--line ID[=NAME]]... [--window 'CRON for DURATION']...
+  tokens create --site SITE_ID [--ttl 24h] [--max-uses N]
+  tokens revoke TOKEN_ID
+${MODELS_USAGE}
   migrate [--database-url URL]       apply database migrations (also done by mw-control-plane on start)
 
-environment: MW_SERVER (default 127.0.0.1:7443), MW_TOKEN, MW_DATABASE_URL`;
+environment: MW_SERVER (default 127.0.0.1:7443), MW_TOKEN, MW_DATABASE_URL, MW_ACTOR (--actor; default the OS user)`;
+
+function osUser(): string | undefined {
+  try {
+    return userInfo().username;
+  } catch {
+    return undefined;
+  }
+}
 
 export async function run(argv: string[], env: NodeJS.ProcessEnv): Promise<string> {
   const args: ParsedArgs = parseArgs(argv);
@@ -28,10 +48,17 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv): Promise<strin
     server: args.flags.server?.[0] ?? env.MW_SERVER ?? '127.0.0.1:7443',
     token: args.flags.token?.[0] ?? env.MW_TOKEN,
     timeoutMs: Number(args.flags.timeout?.[0] ?? 15_000),
+    actor: args.flags.actor?.[0] ?? env.MW_ACTOR ?? osUser(),
   };
   switch (command) {
     case 'fleet':
       return fleetCommand(sub, opts);
+    case 'sites':
+      return sitesCommand(sub, opts);
+    case 'tokens':
+      return tokensCommand(sub, opts);
+    case 'models':
+      return modelsCommand(sub, opts);
     case 'migrate': {
       const url = args.flags['database-url']?.[0] ?? env.MW_DATABASE_URL;
       if (!url) throw new CliError('migrate needs --database-url or MW_DATABASE_URL', EXIT.USAGE);

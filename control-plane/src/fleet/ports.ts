@@ -4,6 +4,8 @@ export interface UpsertResult {
   applied: number;
   /** Agents that are not registered (when auto-registration is off): their heartbeats are dead-lettered. */
   unknownAgents: string[];
+  /** Decommissioned agents among the batch: their heartbeats are dead-lettered as `decommissioned`. */
+  decommissionedAgents?: string[];
 }
 
 /** Where the fleet registry lives (Postgres in production, a fake in unit tests). */

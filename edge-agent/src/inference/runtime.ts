@@ -1,4 +1,4 @@
-import type { ModelManifest, Reason, ScoreResult } from '../domain/model.js';
+import type { ModelManifest, Reason, ScoreResult, SelfTestVector } from '../domain/model.js';
 
 /**
  * A model loaded into memory and ready to score. Every runtime (built-in or ONNX) implements it.
@@ -18,6 +18,12 @@ export interface LoadedModel {
    * ONNX computes reasons in `score` only for alerts. Optional so loaders written before it still compile.
    */
   explain?(inputs: Float64Array, topK?: number): Reason[];
+  /**
+   * Runs self-test vectors without changing the model's state. Stateful runtimes (commissioning,
+   * persistence) implement it so test vectors never enter a machine's baseline; `runSelfTest`
+   * uses it when present and scores through `score` otherwise.
+   */
+  selfTest?(vectors: readonly SelfTestVector[]): SelfTestOutcome;
   dispose(): void;
 }
 

@@ -7,6 +7,7 @@ import type { FeatureSpec } from '../domain/model.js';
 import type { PredictionEvent } from '../domain/prediction.js';
 import { AssetFeatures, type FeatureVectorReady } from '../features/asset-features.js';
 import type { ChannelFeatureConfig } from '../features/config.js';
+import { allFinite } from '../inference/reasons.js';
 import type { LoadedModel } from '../inference/runtime.js';
 import { ModelStatsAccumulator, type ModelStatsSnapshot } from './model-stats.js';
 
@@ -16,7 +17,13 @@ export interface ModelProvider {
   /** A candidate scored beside the active model, never acted on. */
   shadow(): LoadedModel | undefined;
   /** Per-inference evidence for the local watchdog. */
-  observe?(version: string, latencyUs: number, decision: PredictionEvent['decision'], error?: unknown): void;
+  observe?(
+    version: string,
+    latencyUs: number,
+    decision: PredictionEvent['decision'],
+    error?: unknown,
+    score?: number,
+  ): void;
 }
 
 export interface PipelineDeps {
@@ -138,7 +145,14 @@ export class EdgePipeline {
     }
     const latencyUs = Math.max(1, Math.round((performance.now() - t0) * 1000));
     stats.record(latencyUs, result.score, result.decision === 'alert');
-    this.deps.models.observe?.(m.version, latencyUs, result.decision);
+    // The raw score only when the inputs were finite, so a NaN from good inputs counts as a model fault.
+    this.deps.models.observe?.(
+      m.version,
+      latencyUs,
+      result.decision,
+      undefined,
+      ready.badFraction < 1 && allFinite(ready.vector) ? result.score : undefined,
+    );
     this.scoreShadow(stats, ready, result.decision);
     this.deps.onPrediction(
       {

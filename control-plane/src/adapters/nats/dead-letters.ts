@@ -9,7 +9,8 @@ export type DeadLetterCode =
   | 'unknown_subject'
   | 'identity_mismatch'
   | 'invalid'
-  | 'unknown_agent';
+  | 'unknown_agent'
+  | 'decommissioned';
 
 export interface DeadLetterSink {
   send(subject: string, code: DeadLetterCode, reason: string, payload: Uint8Array, agentId?: string): Promise<void>;

@@ -15,6 +15,8 @@ export interface HeartbeatIngestDeps {
   maxMessageBytes: number;
   autoRegister: boolean;
   onFlush?: (count: number, ms: number) => void;
+  /** Called with the heartbeats a flush applied, before acking (the fleet timeline records announces). */
+  onApplied?: (beats: HeartbeatInfo[]) => Promise<void>;
 }
 
 /**
@@ -70,11 +72,15 @@ export class HeartbeatIngest {
       return;
     }
     const prev = this.pending.get(parsed.info.agentId);
+    // Coalescing must not swallow an announce: the timeline records process starts from it.
+    const announce = parsed.info.announce || prev?.info.announce === true;
     if (prev && !isNewer(parsed.info, prev.info)) {
       prev.msgs.push(m);
+      if (announce && !prev.info.announce) prev.info = { ...prev.info, announce };
       return;
     }
-    this.pending.set(parsed.info.agentId, { info: parsed.info, msgs: prev ? [...prev.msgs, m] : [m] });
+    const info = announce === parsed.info.announce ? parsed.info : { ...parsed.info, announce };
+    this.pending.set(parsed.info.agentId, { info, msgs: prev ? [...prev.msgs, m] : [m] });
   }
 
   private async flush(): Promise<void> {
@@ -86,13 +92,15 @@ export class HeartbeatIngest {
       const infos = [...batch.values()].map((p) => p.info);
       const res = await this.deps.store.upsertHeartbeats(infos, { autoRegister: this.deps.autoRegister });
       const unknown = new Set(res.unknownAgents);
+      const gone = new Set(res.decommissionedAgents);
+      await this.deps.onApplied?.(infos.filter((i) => !unknown.has(i.agentId) && !gone.has(i.agentId)));
       for (const [agentId, p] of batch) {
-        if (unknown.has(agentId)) {
+        if (unknown.has(agentId) || gone.has(agentId)) {
           const last = p.msgs.at(-1)!;
           await this.deps.deadLetters.send(
             last.subject,
-            'unknown_agent',
-            `agent ${agentId} is not enrolled`,
+            gone.has(agentId) ? 'decommissioned' : 'unknown_agent',
+            gone.has(agentId) ? `agent ${agentId} is decommissioned` : `agent ${agentId} is not enrolled`,
             last.data,
             agentId,
           );
@@ -126,8 +134,7 @@ type Parsed =
 /** Validates one heartbeat from untrusted edge input; the subject is the identity, the payload must agree. */
 export function parseHeartbeat(subject: string, data: Uint8Array, maxBytes: number, nowMs: number): Parsed {
   const who = subjects.parseEdgeSubject(subject);
-  if (!who || who.kind !== 'hb')
-    return { ok: false, code: 'unknown_subject', reason: `not a heartbeat subject: ${subject}` };
+  if (who?.kind !== 'hb') return { ok: false, code: 'unknown_subject', reason: `not a heartbeat subject: ${subject}` };
   if (data.length > maxBytes)
     return { ok: false, code: 'oversize', reason: `${data.length} bytes > ${maxBytes}`, agentId: who.agent };
   let hb: Heartbeat;

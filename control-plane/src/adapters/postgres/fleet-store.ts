@@ -23,6 +23,13 @@ function setFrom(src: string) {
   return sql.raw(HEARTBEAT_COLUMNS.map((c) => `${c} = ${src}.${c}`).join(', '));
 }
 
+/** Ids in the heartbeat batch `json` of agents that are decommissioned (only asked when some were not applied). */
+async function decommissionedAmong(tx: Pick<Db, 'execute'>, json: string): Promise<string[]> {
+  const rows = await tx.execute<{ id: string }>(sql`select id from agents where decommissioned_at is not null
+    and id in (select x.id from jsonb_to_recordset(${json}::jsonb) as x(id text))`);
+  return rows.map((r) => r.id);
+}
+
 /** Fleet registry in Postgres. Heartbeats arrive coalesced and are written in one statement per flush. */
 export class PostgresFleetStore implements FleetStore {
   constructor(private readonly deps: { db: Db; sql: Sql; thresholds: HealthThresholds }) {}
@@ -59,15 +66,19 @@ export class PostgresFleetStore implements FleetStore {
             last_heartbeat_at, heartbeat_seq, boot_id, started_at, buffer, resources)
           select * from jsonb_to_recordset(${json}::jsonb) as ${recordset}
           on conflict (id) do update set ${setFrom('excluded')} where ${newer('excluded')}`);
-        return { applied: res.count ?? 0, unknownAgents: [] };
+        const applied = res.count ?? 0;
+        const decommissionedAgents = applied < beats.length ? await decommissionedAmong(tx, json) : [];
+        return { applied, unknownAgents: [], decommissionedAgents };
       }
       const res = await tx.execute(sql`update agents set ${setFrom('x')}
           from jsonb_to_recordset(${json}::jsonb) as ${recordset}
           where agents.id = x.id and agents.site_id = x.site_id and ${newer('x')}
           returning agents.id`);
       const known = new Set((res as unknown as { id: string }[]).map((r) => r.id));
-      const unknown = beats.filter((b) => !known.has(b.agentId)).map((b) => b.agentId);
-      return { applied: known.size, unknownAgents: unknown };
+      const decommissionedAgents = known.size < beats.length ? await decommissionedAmong(tx, json) : [];
+      const gone = new Set(decommissionedAgents);
+      const unknown = beats.filter((b) => !known.has(b.agentId) && !gone.has(b.agentId)).map((b) => b.agentId);
+      return { applied: known.size, unknownAgents: unknown, decommissionedAgents };
     });
   }
 

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { type BufferStatus, Heartbeat, type ResourceUsage, subjects } from '@millwright/proto';
-import type { NatsConnection } from '@nats-io/transport-node';
+import type { NatsLink } from './link.js';
 
 export interface HeartbeatSource {
   runningModelVersion(): string;
@@ -29,7 +29,7 @@ export class HeartbeatPublisher {
 
   constructor(
     private readonly deps: {
-      nc: NatsConnection;
+      link: NatsLink;
       id: HeartbeatIdentity;
       source: HeartbeatSource;
       intervalMs: number;
@@ -65,7 +65,8 @@ export class HeartbeatPublisher {
       buffer: source.buffer(),
       bootId: this.bootId,
     }).finish();
-    // While disconnected the client buffers publishes; that is fine for heartbeats.
-    this.deps.nc.publish(this.subject, msg);
+    // Before the first connection there is no one to tell; after it, the client buffers publishes
+    // while reconnecting, which is fine for heartbeats.
+    if (this.deps.link.connected) this.deps.link.connection().publish(this.subject, msg);
   }
 }

@@ -1,6 +1,6 @@
 import { ModelLoadError } from '../../domain/errors.js';
-import type { FeatureSpec, ModelManifest, Reason, ScoreResult } from '../../domain/model.js';
-import type { LoadedModel } from '../../inference/runtime.js';
+import type { FeatureSpec, ModelManifest, Reason, ScoreResult, SelfTestVector } from '../../domain/model.js';
+import type { LoadedModel, SelfTestOutcome } from '../../inference/runtime.js';
 import { type AlarmState, PersistenceAlarm } from './alarm.js';
 import { type BearingHealthArtifact, parseArtifact } from './artifact.js';
 import { CommissioningBuffer, type RobustBaseline, safeLog } from './baseline.js';
@@ -85,6 +85,18 @@ export class BearingHealthModel implements LoadedModel {
   }
 
   /** Scores one window of indicators (manifest input order) at the injected clock's time. */
+  /** Scores each vector against the fleet prior: test vectors never enter this machine's baseline. */
+  selfTest(vectors: readonly SelfTestVector[]): SelfTestOutcome {
+    const failures: string[] = [];
+    vectors.forEach((v, i) => {
+      const got = this.scoreAgainstPrior(Float64Array.from(v.inputs)).score;
+      if (!(Math.abs(got - v.expectedScore) <= v.tolerance)) {
+        failures.push(`vector ${i}: expected ${v.expectedScore}, got ${got}, tolerance ${v.tolerance}`);
+      }
+    });
+    return { passed: failures.length === 0, failures };
+  }
+
   score(inputs: Float64Array, topK = 3, tMs?: number): ScoreResult {
     return this.scoreAt(inputs, tMs ?? this.now(), topK);
   }

@@ -1,0 +1,104 @@
+import type { Consumer, JsMsg } from '@nats-io/jetstream';
+import type { Logger } from 'pino';
+import type { Delivery } from '../../ingest/ports.js';
+import type { RecordIngest } from '../../ingest/records.js';
+import type { DeadLetterCode, DeadLetterSink } from './dead-letters.js';
+import { parseRecordBatch } from './record-batch.js';
+
+export interface RecordBatchConsumerDeps {
+  /** The shared durable pull consumer `cp-records`: a queue across replicas. */
+  consumer: Consumer;
+  ingest: RecordIngest;
+  deadLetters: DeadLetterSink;
+  log: Logger;
+  /** Flush at least this often. */
+  flushMs: number;
+  /** Flush as soon as this many records are waiting. */
+  flushRecords: number;
+  maxMessageBytes: number;
+  /** Messages pulled per request. */
+  pullBatch: number;
+}
+
+/**
+ * Pulls record batches, dead-letters bad ones (ingest never stops on bad input) and hands good ones
+ * to the ingest use case in groups: one Postgres transaction per group, acks after it commits.
+ */
+export class RecordBatchConsumer {
+  private pending: Delivery[] = [];
+  private pendingRecords = 0;
+  private flushing: Promise<void> = Promise.resolve();
+  private timer: NodeJS.Timeout | undefined;
+  private stopped = false;
+  private loop: Promise<void> | undefined;
+  private stopConsuming: () => void = () => {};
+
+  constructor(private readonly deps: RecordBatchConsumerDeps) {}
+
+  start(): void {
+    this.timer = setInterval(() => void this.flush(), this.deps.flushMs);
+    this.loop = this.run();
+  }
+
+  /** Stops pulling, then stores and acks what was already received. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.stopConsuming();
+    if (this.timer) clearInterval(this.timer);
+    await this.loop;
+    void this.flush();
+    await this.flushing;
+  }
+
+  private async run(): Promise<void> {
+    while (!this.stopped) {
+      try {
+        const msgs = await this.deps.consumer.consume({ max_messages: this.deps.pullBatch });
+        this.stopConsuming = () => void msgs.stop();
+        for await (const m of msgs) await this.accept(m);
+      } catch (err) {
+        if (this.stopped) return;
+        this.deps.log.warn({ err }, 'ingest.records.consume_failed');
+        await new Promise((r) => setTimeout(r, 1000));
+      }
+    }
+  }
+
+  private async accept(m: JsMsg): Promise<void> {
+    const parsed = parseRecordBatch(m.subject, m.data, this.deps.maxMessageBytes);
+    if (!parsed.ok) {
+      await this.deadLetter(m, parsed.code, parsed.reason, parsed.agentId);
+      return;
+    }
+    this.pending.push({ batch: parsed.batch, ack: () => m.ack(), nak: (ms) => m.nak(ms) });
+    this.pendingRecords += parsed.batch.records.length;
+    // Backpressure: wait for the previous group's commit instead of piling up unacked messages.
+    if (this.pendingRecords >= this.deps.flushRecords) await this.flush();
+  }
+
+  private async deadLetter(m: JsMsg, code: DeadLetterCode, reason: string, agentId?: string): Promise<void> {
+    try {
+      await this.deps.deadLetters.send(m.subject, code, reason, m.data, agentId);
+      m.term();
+    } catch (err) {
+      // The dead-letter stream is unreachable: leave the message for redelivery rather than lose it.
+      m.nak(1000);
+      this.deps.log.warn({ err, subject: m.subject, code }, 'ingest.records.dead_letter_failed');
+    }
+  }
+
+  /**
+   * Chains one group's flush after the previous one (groups commit in order, one at a time per
+   * replica) and resolves when the previous one is done: the next group fills while this one commits.
+   */
+  private flush(): Promise<void> {
+    const group = this.pending;
+    this.pending = [];
+    this.pendingRecords = 0;
+    const previous = this.flushing;
+    this.flushing = previous
+      .then(() => this.deps.ingest.flush(group))
+      .catch((err: unknown) => this.deps.log.error({ err }, 'ingest.records.flush_crashed'));
+    return previous;
+  }
+}
