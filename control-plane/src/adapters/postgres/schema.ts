@@ -77,7 +77,7 @@ export const agentHistory = pgTable(
     unsentRecords: bigint('unsent_records', { mode: 'number' }).notNull().default(0),
     event: text('event').notNull().default(''),
   },
-  (t) => [index('agent_history_agent_at_idx').on(t.agentId, t.at)],
+  (t) => [index('agent_history_agent_at_idx').on(t.agentId, t.at), index('agent_history_at_idx').on(t.at)],
 );
 
 export const bootstrapTokens = pgTable('bootstrap_tokens', {
@@ -155,6 +155,8 @@ export const signingKeys = pgTable('signing_keys', {
   publicKey: text('public_key').notNull(),
   active: boolean('active').notNull().default(true),
   createdAt: ts('created_at').notNull().defaultNow(),
+  /** A revoked key is removed from agents' trust sets; versions signed only by it must be re-signed. */
+  revokedAt: ts('revoked_at'),
 });
 
 export const apiTokens = pgTable('api_tokens', {
@@ -242,3 +244,243 @@ export const deadLetters = pgTable(
 export const leaderLocks = { fleetSweeper: 0x4d570001, rolloutController: 0x4d570002, migrations: 0x4d570000 } as const;
 
 export const nowSql = sql`now()`;
+
+// ---- Rollouts (issue: versioned model rollouts) ----
+
+/** A rollout of one model version (and/or a config layer) to a target; its spec is the RolloutSpec. */
+export const rollouts = pgTable(
+  'rollouts',
+  {
+    id: text('id').primaryKey(),
+    model: text('model').notNull(),
+    version: text('version').notNull(),
+    spec: jsonb('spec').$type<Record<string, unknown>>().notNull(),
+    status: text('status').notNull(),
+    statusReason: text('status_reason').notNull().default(''),
+    currentStage: integer('current_stage').notNull().default(0),
+    stageStartedAt: ts('stage_started_at'),
+    previousVersion: text('previous_version').notNull().default(''),
+    targetSize: integer('target_size').notNull().default(0),
+    createdBy: text('created_by').notNull().default(''),
+    createdAt: ts('created_at').notNull().defaultNow(),
+    updatedAt: ts('updated_at').notNull().defaultNow(),
+  },
+  (t) => [index('rollouts_model_status_idx').on(t.model, t.status)],
+);
+
+/** Agents of a rollout: the stage that took them in and where they are. */
+export const rolloutMembers = pgTable(
+  'rollout_members',
+  {
+    rolloutId: text('rollout_id').notNull(),
+    agentId: text('agent_id').notNull(),
+    stage: integer('stage').notNull(),
+    /** 'target' (updated by the rollout) or 'baseline' (compared against, not updated yet). */
+    role: text('role').notNull().default('target'),
+    state: text('state').notNull().default('pending'),
+    reason: text('reason').notNull().default(''),
+    joinedAt: ts('joined_at').notNull().defaultNow(),
+    updatedAt: ts('updated_at').notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.rolloutId, t.agentId] }), index('rollout_members_agent_idx').on(t.agentId)],
+);
+
+/** Every controller or operator decision with the gate values behind it. */
+export const rolloutDecisions = pgTable(
+  'rollout_decisions',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    rolloutId: text('rollout_id').notNull(),
+    at: ts('at').notNull().defaultNow(),
+    kind: text('kind').notNull(),
+    stage: integer('stage').notNull().default(0),
+    gates: jsonb('gates').$type<Record<string, unknown>[]>().notNull().default([]),
+    actor: text('actor').notNull().default(''),
+    reason: text('reason').notNull().default(''),
+  },
+  (t) => [index('rollout_decisions_rollout_idx').on(t.rolloutId, t.at)],
+);
+
+/** Desired state per agent, the source of truth mirrored into KV mw_desired. */
+export const desiredStates = pgTable('desired_states', {
+  agentId: text('agent_id').primaryKey(),
+  siteId: text('site_id').notNull(),
+  generation: bigint('generation', { mode: 'number' }).notNull(),
+  /** DesiredState as proto3 JSON (without the short-lived URL, added when written to KV). */
+  state: jsonb('state').$type<Record<string, unknown>>().notNull(),
+  rolloutId: text('rollout_id'),
+  /** KV revision last written; null while the KV write is pending. */
+  kvRevision: bigint('kv_revision', { mode: 'number' }),
+  updatedAt: ts('updated_at').notNull().defaultNow(),
+});
+
+/** Agents' reported model state transitions: answers "which version ran on which agent when". */
+export const agentModelEvents = pgTable(
+  'agent_model_events',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    agentId: text('agent_id').notNull(),
+    reportSeq: bigint('report_seq', { mode: 'number' }).notNull(),
+    at: ts('at').notNull(),
+    phase: text('phase').notNull(),
+    version: text('version').notNull().default(''),
+    previousVersion: text('previous_version').notNull().default(''),
+    reason: text('reason').notNull().default(''),
+    rolloutId: text('rollout_id'),
+    desiredGeneration: bigint('desired_generation', { mode: 'number' }).notNull().default(0),
+  },
+  (t) => [
+    uniqueIndex('agent_model_events_seq_idx').on(t.agentId, t.reportSeq),
+    index('agent_model_events_at_idx').on(t.agentId, t.at),
+  ],
+);
+
+/** Layered agent configuration: fleet -> site -> label group -> agent, later wins. */
+export const configLayers = pgTable(
+  'config_layers',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    scope: text('scope').notNull(),
+    /** site id, label selector JSON, or agent id, by scope; empty for the fleet layer. */
+    selector: jsonb('selector').$type<Record<string, string>>().notNull().default({}),
+    config: jsonb('config').$type<Record<string, unknown>>().notNull(),
+    createdBy: text('created_by').notNull().default(''),
+    createdAt: ts('created_at').notNull().defaultNow(),
+  },
+  (t) => [index('config_layers_scope_idx').on(t.scope)],
+);
+
+/** Fleet-wide switches (e.g. the emergency stop of every rollout). */
+export const fleetSettings = pgTable('fleet_settings', {
+  key: text('key').primaryKey(),
+  value: jsonb('value').$type<Record<string, unknown>>().notNull(),
+  updatedBy: text('updated_by').notNull().default(''),
+  updatedAt: ts('updated_at').notNull().defaultNow(),
+});
+
+// ---- Retraining (issue: retraining handoff) ----
+
+/** Operator labels from the dashboard (agent labels arrive as records). */
+export const operatorLabels = pgTable(
+  'operator_labels',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    predictionId: text('prediction_id').notNull(),
+    agentId: text('agent_id').notNull(),
+    kind: text('kind').notNull(),
+    note: text('note').notNull().default(''),
+    operator: text('operator').notNull().default(''),
+    source: text('source').notNull(),
+    at: ts('at').notNull().defaultNow(),
+  },
+  (t) => [index('operator_labels_prediction_idx').on(t.predictionId)],
+);
+
+/** Sealed dataset partition objects in S3 (datasets/<model>/<version>/<site>/<day>/<part>). */
+export const datasetObjects = pgTable(
+  'dataset_objects',
+  {
+    key: text('key').primaryKey(),
+    model: text('model').notNull(),
+    version: text('version').notNull(),
+    siteId: text('site_id').notNull(),
+    day: text('day').notNull(),
+    rows: integer('rows').notNull(),
+    sha256: text('sha256').notNull(),
+    sizeBytes: bigint('size_bytes', { mode: 'number' }).notNull(),
+    labelled: integer('labelled').notNull().default(0),
+    createdAt: ts('created_at').notNull().defaultNow(),
+  },
+  (t) => [index('dataset_objects_partition_idx').on(t.model, t.version, t.siteId, t.day)],
+);
+
+/** Immutable dataset snapshot manifests; id = sha256 of the canonical manifest. */
+export const datasetSnapshots = pgTable('dataset_snapshots', {
+  id: text('id').primaryKey(),
+  filter: jsonb('filter').$type<Record<string, unknown>>().notNull(),
+  manifestKey: text('manifest_key').notNull(),
+  totalRows: bigint('total_rows', { mode: 'number' }).notNull(),
+  labelSummary: jsonb('label_summary').$type<Record<string, number>>().notNull().default({}),
+  createdAt: ts('created_at').notNull().defaultNow(),
+});
+
+export const retrainingRequests = pgTable(
+  'retraining_requests',
+  {
+    id: text('id').primaryKey(),
+    model: text('model').notNull(),
+    baseVersion: text('base_version').notNull(),
+    snapshotId: text('snapshot_id').notNull(),
+    trigger: text('trigger').notNull(),
+    reason: text('reason').notNull().default(''),
+    status: text('status').notNull(),
+    claimedBy: text('claimed_by').notNull().default(''),
+    claimExpiresAt: ts('claim_expires_at'),
+    progress: doublePrecision('progress').notNull().default(0),
+    progressNote: text('progress_note').notNull().default(''),
+    resultVersion: text('result_version').notNull().default(''),
+    createdAt: ts('created_at').notNull().defaultNow(),
+    updatedAt: ts('updated_at').notNull().defaultNow(),
+  },
+  (t) => [index('retraining_requests_status_idx').on(t.status, t.createdAt)],
+);
+
+/** Per model: what triggers retraining and whether a canary starts by itself. */
+export const retrainingPolicies = pgTable('retraining_policies', {
+  model: text('model').primaryKey(),
+  policy: jsonb('policy').$type<Record<string, unknown>>().notNull(),
+  updatedBy: text('updated_by').notNull().default(''),
+  updatedAt: ts('updated_at').notNull().defaultNow(),
+});
+
+/** Feature histograms reported by agents, per model version, site and hour, for drift (PSI, KS). */
+export const featureHistograms = pgTable(
+  'feature_histograms',
+  {
+    model: text('model').notNull(),
+    version: text('version').notNull(),
+    siteId: text('site_id').notNull(),
+    feature: text('feature').notNull(),
+    hour: ts('hour').notNull(),
+    /** Counts per reference bin (the manifest's bin edges), plus underflow and overflow at the ends. */
+    counts: jsonb('counts').$type<number[]>().notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.model, t.version, t.siteId, t.feature, t.hour] })],
+);
+
+// ---- Security (issue: security) ----
+
+/** NATS user credentials issued to agents, for revocation and audit (JWTs themselves are not stored). */
+export const agentCredentials = pgTable('agent_credentials', {
+  agentId: text('agent_id').primaryKey(),
+  userPublicKey: text('user_public_key').notNull(),
+  issuedAt: ts('issued_at').notNull().defaultNow(),
+  revokedAt: ts('revoked_at'),
+});
+
+// ---- Notifications (issue: dashboard and observability) ----
+
+export const alertRules = pgTable('alert_rules', {
+  id: text('id').primaryKey(),
+  kind: text('kind').notNull(),
+  params: jsonb('params').$type<Record<string, unknown>>().notNull().default({}),
+  webhookUrl: text('webhook_url').notNull(),
+  enabled: boolean('enabled').notNull().default(true),
+  createdAt: ts('created_at').notNull().defaultNow(),
+});
+
+/** One row per firing alert (rule + subject), de-duplicated; resolved_at set on resolve. */
+export const notificationEvents = pgTable(
+  'notification_events',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    ruleId: text('rule_id').notNull(),
+    subject: text('subject').notNull(),
+    firstAt: ts('first_at').notNull().defaultNow(),
+    lastAt: ts('last_at').notNull().defaultNow(),
+    resolvedAt: ts('resolved_at'),
+    payload: jsonb('payload').$type<Record<string, unknown>>().notNull().default({}),
+    deliveredAt: ts('delivered_at'),
+  },
+  (t) => [index('notification_events_open_idx').on(t.ruleId, t.subject, t.resolvedAt)],
+);
