@@ -24,7 +24,21 @@ export interface LoadedModel {
    * uses it when present and scores through `score` otherwise.
    */
   selfTest?(vectors: readonly SelfTestVector[]): SelfTestOutcome;
+  /**
+   * Set by models that compute their own features from raw (cleaned) windows, e.g. the bearing
+   * pack's envelope indicators: the pipeline then collects `length` samples of each channel every
+   * `everyMs` and calls `scoreWindows` instead of `score`.
+   */
+  readonly windowInputs?: WindowInputs;
+  scoreWindows?(windows: readonly Float64Array[], tMs: number, topK?: number): ScoreResult;
   dispose(): void;
+}
+
+export interface WindowInputs {
+  /** Channel names, absolute or relative to the asset (`vib_h` -> `<asset>.vib_h`). */
+  channels: readonly string[];
+  length: number;
+  everyMs: number;
 }
 
 export interface SelfTestOutcome {

@@ -10,6 +10,7 @@ import type { ChannelFeatureConfig } from '../features/config.js';
 import { allFinite } from '../inference/reasons.js';
 import type { LoadedModel } from '../inference/runtime.js';
 import { ModelStatsAccumulator, type ModelStatsSnapshot } from './model-stats.js';
+import { RawWindowCollector } from './raw-windows.js';
 
 /** Where the pipeline gets its models; switching is a pointer swap between two inferences. */
 export interface ModelProvider {
@@ -43,10 +44,14 @@ export interface PipelineDeps {
 }
 
 interface AssetStage {
+  asset: string;
+  channels: readonly ChannelSpec[];
   cleaning: AssetCleaning;
   features: AssetFeatures;
   /** Versions already bound (or refused) on this asset. */
   bound: Map<LoadedModel, boolean>;
+  /** Raw-window collectors of models that compute their own features. */
+  raw: Map<LoadedModel, RawWindowCollector>;
 }
 
 /**
@@ -67,6 +72,9 @@ export class EdgePipeline {
     for (const c of deps.channels) byAsset.set(c.asset, [...(byAsset.get(c.asset) ?? []), c]);
     for (const [asset, channels] of byAsset) {
       const stage: AssetStage = {
+        asset,
+        channels,
+        raw: new Map(),
         cleaning: new AssetCleaning({
           channels,
           configs: Object.fromEntries(channels.map((c) => [c.name, deps.cleaning(c)])),
@@ -79,7 +87,10 @@ export class EdgePipeline {
         bound: new Map(),
       };
       this.stages.set(asset, stage);
-      this.sinkFor.set(stage, (b) => stage.features.push(b));
+      this.sinkFor.set(stage, (b) => {
+        stage.features.push(b);
+        for (const r of stage.raw.values()) r.push(b);
+      });
       for (const c of channels) this.byChannel.set(c.name, stage);
     }
   }
@@ -91,6 +102,15 @@ export class EdgePipeline {
     const stage = this.byChannel.get(block.channel);
     if (stage) stage.cleaning.process(block, this.sinkFor.get(stage)!);
   };
+
+  /**
+   * Releases the points the centred spike filter still holds back (it decides a point only once h
+   * later samples arrived): call when a finite source (a file replay) ends.
+   */
+  flush(): void {
+    for (const stage of this.stages.values())
+      for (const c of stage.cleaning.cleaners) c.flush(this.sinkFor.get(stage)!);
+  }
 
   /** Features every asset produces (for manifests and the local API). */
   catalog(): Record<string, FeatureSpec[]> {
@@ -119,8 +139,11 @@ export class EdgePipeline {
     for (const [asset, stage] of this.stages) {
       if (stage.bound.has(active)) continue;
       try {
-        const inputs = resolveInputs(asset, stage.features.catalog, active.manifest.inputs);
-        stage.features.bind(inputs, (ready) => this.score(active, ready));
+        if (active.windowInputs && active.scoreWindows) this.bindRaw(stage, active);
+        else {
+          const inputs = resolveInputs(asset, stage.features.catalog, active.manifest.inputs);
+          stage.features.bind(inputs, (ready) => this.score(active, ready));
+        }
         stage.bound.set(active, true);
       } catch (err) {
         stage.bound.set(active, false);
@@ -129,14 +152,45 @@ export class EdgePipeline {
     }
   }
 
-  private score(model: LoadedModel, ready: FeatureVectorReady): void {
+  /** Models with their own feature extraction get synchronized raw windows of their channels. */
+  private bindRaw(stage: AssetStage, model: LoadedModel): void {
+    const spec = model.windowInputs!;
+    const known = new Set(stage.channels.map((c) => c.name));
+    const channels = spec.channels.map((c) => (known.has(c) ? c : `${stage.asset}.${c}`));
+    const missing = channels.filter((c) => !known.has(c));
+    if (missing.length > 0) {
+      throw new ModelLoadError(`model channels not present on asset ${stage.asset}: ${missing.join(', ')}`, {
+        asset: stage.asset,
+        missing,
+      });
+    }
+    const ready: FeatureVectorReady = {
+      asset: stage.asset,
+      vector: new Float64Array(0),
+      names: [],
+      windowStartMs: 0,
+      windowEndMs: 0,
+      badFraction: 0,
+    };
+    const collector = new RawWindowCollector(channels, spec.length, spec.everyMs, (windows, startMs) => {
+      ready.windowStartMs = startMs;
+      ready.windowEndMs =
+        startMs + (spec.length * 1000) / (stage.channels.find((c) => c.name === channels[0])?.sampleRateHz ?? 1);
+      this.score(model, ready, windows);
+    });
+    stage.raw.set(model, collector);
+  }
+
+  private score(model: LoadedModel, ready: FeatureVectorReady, windows?: readonly Float64Array[]): void {
     if (this.deps.models.active() !== model) return; // a binding of a model that was switched out
     const m = model.manifest;
     const stats = this.statsFor(m.model, m.version);
     const t0 = performance.now();
     let result: ReturnType<LoadedModel['score']>;
     try {
-      result = model.score(ready.vector, 3, ready.windowEndMs);
+      result = windows
+        ? model.scoreWindows!(windows, ready.windowStartMs, 3)
+        : model.score(ready.vector, 3, ready.windowEndMs);
     } catch (err) {
       stats.recordError();
       this.deps.models.observe?.(m.version, 0, 'unknown', err);

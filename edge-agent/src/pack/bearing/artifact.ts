@@ -41,6 +41,8 @@ export interface BearingHealthArtifact {
   };
   alarm: AlarmConfig;
   prior: RobustBaseline;
+  /** Live streams: one window of `length` samples every `everyS` (FEMTO snapshots: 2560 every 10 s). */
+  window?: { length: number; everyS: number };
 }
 
 const pair = z.tuple([z.number(), z.number()]);
@@ -81,6 +83,7 @@ const schema = z.object({
     .object({ k: z.number().int().positive(), n: z.number().int().positive(), holdOffS: z.number().min(0) })
     .refine((a) => a.k <= a.n, 'k must not exceed n'),
   prior: z.object({ median: z.array(z.number()), scale: z.array(z.number().positive()) }),
+  window: z.object({ length: z.number().int().min(64), everyS: z.number().positive() }).optional(),
 });
 
 /** Parses and validates artifact bytes. @throws ModelLoadError naming every bad field. */

@@ -1,10 +1,14 @@
 import { ModelLoadError } from '../../domain/errors.js';
 import type { FeatureSpec, ModelManifest, Reason, ScoreResult, SelfTestVector } from '../../domain/model.js';
-import type { LoadedModel, SelfTestOutcome } from '../../inference/runtime.js';
+import type { LoadedModel, SelfTestOutcome, WindowInputs } from '../../inference/runtime.js';
+
+/** FEMTO's snapshot length (0.1 s at 25.6 kHz), what the pack was evaluated on. */
+const DEFAULT_WINDOW_LENGTH = 2560;
+
 import { type AlarmState, PersistenceAlarm } from './alarm.js';
 import { type BearingHealthArtifact, parseArtifact } from './artifact.js';
 import { CommissioningBuffer, type RobustBaseline, safeLog } from './baseline.js';
-import { indicatorSpecs } from './indicators.js';
+import { IndicatorExtractor, indicatorSpecs } from './indicators.js';
 import { toReason } from './reasons.js';
 import { selectInPlace } from './select.js';
 
@@ -64,6 +68,8 @@ export class BearingHealthModel implements LoadedModel {
   private readonly zScratch: Float64Array;
   private readonly isDefect: boolean[];
   private phase: Phase = 'commissioning';
+  private extractors: IndicatorExtractor[] | undefined;
+  private indicators: Float64Array | undefined;
   private startedAtMs: number | null = null;
   private baseline: RobustBaseline | null = null;
 
@@ -84,7 +90,6 @@ export class BearingHealthModel implements LoadedModel {
     return this.phase;
   }
 
-  /** Scores one window of indicators (manifest input order) at the injected clock's time. */
   /** Scores each vector against the fleet prior: test vectors never enter this machine's baseline. */
   selfTest(vectors: readonly SelfTestVector[]): SelfTestOutcome {
     const failures: string[] = [];
@@ -97,6 +102,29 @@ export class BearingHealthModel implements LoadedModel {
     return { passed: failures.length === 0, failures };
   }
 
+  /** The raw windows this model computes its indicators from (see LoadedModel.windowInputs). */
+  get windowInputs(): WindowInputs {
+    const w = this.artifact.window;
+    return {
+      channels: this.artifact.channels,
+      length: w?.length ?? DEFAULT_WINDOW_LENGTH,
+      everyMs: (w?.everyS ?? 10) * 1000,
+    };
+  }
+
+  /** Computes the indicators of one synchronized window per channel and scores them at `tMs`. */
+  scoreWindows(windows: readonly Float64Array[], tMs: number, topK = 3): ScoreResult {
+    this.extractors ??= this.artifact.channels.map(() => new IndicatorExtractor(this.artifact.indicators));
+    const per = this.extractors[0]!.count;
+    this.indicators ??= new Float64Array(per * this.extractors.length);
+    for (let i = 0; i < this.extractors.length; i++) {
+      const w = windows[i]!;
+      this.extractors[i]!.compute(w, 0, 1, w.length, this.artifact.shaftHz, this.indicators, i * per);
+    }
+    return this.scoreAt(this.indicators, tMs, topK);
+  }
+
+  /** Scores one window of indicators (manifest input order); `tMs` defaults to the injected clock. */
   score(inputs: Float64Array, topK = 3, tMs?: number): ScoreResult {
     return this.scoreAt(inputs, tMs ?? this.now(), topK);
   }
