@@ -17,14 +17,20 @@
  *
  * All file mutations (group commits, rolls, compaction, reclaim, quarantine) run in the one writer
  * task; reads and cursor updates never wait for it except to skip a segment being rewritten.
+ *
+ * Reads keep one open handle per segment (closed when the segment is replaced, removed or the
+ * buffer closed; a read racing with that sees a changed generation or a missing segment and
+ * retries) and read ahead in large spans (./reader.ts ReadSpan). Every frame is still verified by
+ * its checksum when it is parsed out of the bytes read from the file, immediately before it is
+ * handed out; nothing is trusted from an earlier verification.
  */
-import { type FileHandle, unlink } from 'node:fs/promises';
+import { type FileHandle, open, unlink } from 'node:fs/promises';
 import { compactSegment, type Decide, quarantineTail, Verdict } from './compact.js';
 import { type Cursors, fsyncDir, loadCursors, saveCursors } from './cursor-file.js';
 import { DropCounter, type DropReason } from './drops.js';
 import { BufferArgumentError, BufferFullError, BufferUnavailableError } from './errors.js';
 import { FRAME_HEADER_BYTES, SEGMENT_HEADER_BYTES } from './frame.js';
-import { emptyBatch, type ReadBatch, readSegment, seekAfter } from './reader.js';
+import { emptyBatch, type ReadBatch, type ReadSpan, readSegment, seekAfter } from './reader.js';
 import { DEFAULT_EVICTION_ORDER, RECORD_CLASS_CODE, RECORD_CLASSES } from './record-class.js';
 import { recover } from './recovery.js';
 import { type Segment, scanSegment } from './segment.js';
@@ -80,6 +86,10 @@ export class DurableBuffer {
   private cursorSave: Promise<void> | null = null;
   private cursorDirty = false;
   private readHint: { seg: Segment; gen: number; after: number; off: number } | null = null;
+  /** Read handles kept open per segment; closed when the segment is replaced, removed or closed. */
+  private readonly readers = new Map<Segment, Promise<FileHandle>>();
+  /** The span the last read came from, serving the following batches (see ReadSpan). */
+  private readSpan: ReadSpan | null = null;
   private readonly drops = new DropCounter();
   private lastMaintenanceError: BufferStats['lastMaintenanceError'] = null;
   private unreported = new DropCounter();
@@ -183,14 +193,25 @@ export class DurableBuffer {
       }
       const gen = seg.generation;
       const hint = this.readHint;
-      const off =
-        hint && hint.seg === seg && hint.gen === gen && hint.after === afterSeq
-          ? hint.off
-          : await seekAfter(seg, afterSeq, this.opts.maxRecordBytes).catch(retryOnMissing);
-      if (off < 0 || seg.generation !== gen || seg.busy) continue;
       const lim = { afterSeq, maxSeq: this.durableSeq, maxRecords, maxBytes, maxBody: this.opts.maxRecordBytes };
-      const r = await readSegment(seg, off, lim).catch(retryOnMissing);
-      if (r === -1 || seg.generation !== gen) continue;
+      let r: Awaited<ReturnType<typeof readSegment>>;
+      try {
+        const fh = await this.readHandle(seg);
+        const off =
+          hint && hint.seg === seg && hint.gen === gen && hint.after === afterSeq
+            ? hint.off
+            : await seekAfter(seg, fh, afterSeq, this.opts.maxRecordBytes);
+        if (off < 0 || seg.generation !== gen || seg.busy) continue;
+        r = await readSegment(seg, fh, off, lim, this.readSpan);
+      } catch (err) {
+        if (this.closed) throw this.unavailable();
+        // The segment was rewritten or removed (and its handle closed) while we read: retry.
+        if (seg.generation !== gen || !this.segments.includes(seg)) continue;
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue;
+        throw err;
+      }
+      if (seg.generation !== gen) continue;
+      this.readSpan = r.span;
       if (r.fault !== null) {
         await this.runTask(() => this.quarantineAt(seg, gen, r.fault!.offset, r.fault!.fault, r.fault!.prevSeq));
         if (r.batch.count === 0) continue;
@@ -279,6 +300,8 @@ export class DurableBuffer {
     await this.activeFd?.close();
     this.activeFd = null;
     this.active = null;
+    this.readSpan = null;
+    await Promise.all([...this.readers.keys()].map((seg) => this.closeReader(seg)));
   }
 
   // ---- append path -------------------------------------------------------------------------
@@ -569,6 +592,34 @@ export class DurableBuffer {
     if (next) this.segments[i] = next;
     else this.segments.splice(i, 1);
     if (this.readHint?.seg === old) this.readHint = null;
+    if (this.readSpan?.seg === old) this.readSpan = null;
+    void this.closeReader(old);
+  }
+
+  /** The open read handle of `seg` (opened on first use; a segment no longer listed is not cached). */
+  private async readHandle(seg: Segment): Promise<FileHandle> {
+    let p = this.readers.get(seg);
+    if (p === undefined) {
+      p = open(seg.path, 'r');
+      this.readers.set(seg, p);
+      p.catch(() => {
+        if (this.readers.get(seg) === p) this.readers.delete(seg);
+      });
+    }
+    const fh = await p;
+    if (!this.segments.includes(seg) || this.closed) {
+      // Replaced while opening: do not keep a handle nobody will close.
+      await this.closeReader(seg);
+    }
+    return fh;
+  }
+
+  private async closeReader(seg: Segment): Promise<void> {
+    const p = this.readers.get(seg);
+    if (p === undefined) return;
+    this.readers.delete(seg);
+    // FileHandle.close waits for reads in flight; later reads on it fail and are retried.
+    await p.then((fh) => fh.close()).catch(() => undefined);
   }
 
   private removeSegment(seg: Segment): void {
@@ -665,11 +716,6 @@ function resolveOptions(o: BufferOptions): Resolved {
   }
   if (bad.length > 0) throw new BufferArgumentError(`invalid buffer options: ${bad.join('; ')}`, { issues: bad });
   return r;
-}
-
-function retryOnMissing(err: unknown): -1 {
-  if ((err as NodeJS.ErrnoException).code === 'ENOENT') return -1;
-  throw err;
 }
 
 function sumRecords(dropped: Float64Array): number {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { crc32c } from './crc32c.js';
+import { crc32c, crc32cWords, wordsOf } from './crc32c.js';
 import { checkFrame, encodeSeqPrefix, FRAME_HEADER_BYTES, seqPrefixLength, writeFrame } from './frame.js';
 import { LiveSet } from './live-set.js';
 import { decodeSeqField } from './test-support.js';
@@ -10,6 +10,27 @@ describe('crc32c', () => {
     expect(crc32c(data)).toBe(0xe3069283);
     expect(crc32c(data, 4, 9, crc32c(data, 0, 4))).toBe(0xe3069283);
     expect(crc32c(Buffer.alloc(32))).toBe(0x8a9136aa);
+  });
+
+  it('gives the same checksum through the word-loading path at every alignment and length', () => {
+    const backing = new Uint8Array(700);
+    let x = 12345;
+    for (let i = 0; i < backing.length; i++) {
+      x = (x * 1103515245 + 12345) >>> 0;
+      backing[i] = x >>> 24;
+    }
+    // Views at odd offsets into a shared ArrayBuffer, as pooled Buffers are.
+    for (const viewOff of [0, 1, 2, 3, 5]) {
+      const buf = backing.subarray(viewOff);
+      const words = wordsOf(buf);
+      for (let start = 0; start < 8; start++) {
+        for (const len of [0, 1, 3, 4, 15, 16, 17, 31, 32, 33, 217, 600]) {
+          expect(crc32cWords(buf, words, start, start + len)).toBe(crc32c(buf, start, start + len));
+        }
+      }
+    }
+    const check = Buffer.from('123456789');
+    expect(crc32cWords(check, wordsOf(check), 0, 9)).toBe(0xe3069283);
   });
 });
 

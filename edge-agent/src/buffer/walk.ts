@@ -1,5 +1,6 @@
 /** Sequential, verifying walk over the frames of one open segment file, in large chunks. */
 import type { FileHandle } from 'node:fs/promises';
+import { wordsOf } from './crc32c.js';
 import { checkFrame, FRAME_HEADER_BYTES, type FrameFault } from './frame.js';
 
 const CHUNK = 1 << 20;
@@ -27,13 +28,14 @@ export async function walkFrames(
   afterChunk?: () => Promise<void>,
 ): Promise<WalkEnd> {
   let buf = Buffer.allocUnsafe(Math.min(CHUNK, Math.max(to - from, FRAME_HEADER_BYTES)));
+  let words = wordsOf(buf);
   let pos = from;
   while (pos < to) {
     const want = Math.min(buf.length, to - pos);
     const { bytesRead } = await fh.read(buf, 0, want, pos);
     let off = 0;
     while (off < bytesRead) {
-      const r = checkFrame(buf, off, bytesRead, maxBody);
+      const r = checkFrame(buf, off, bytesRead, maxBody, words);
       if (typeof r === 'number') {
         if (!visit(buf, off, r, pos + off)) return { end: pos + off, fault: null };
         off += FRAME_HEADER_BYTES + r;
@@ -45,6 +47,7 @@ export async function walkFrames(
     if (off === 0) {
       if (bytesRead === 0) return { end: pos, fault: 'short-header' };
       buf = Buffer.allocUnsafe(FRAME_HEADER_BYTES + buf.readUInt32LE(0) + CHUNK);
+      words = wordsOf(buf);
     }
     pos += off;
     if (afterChunk) await afterChunk();

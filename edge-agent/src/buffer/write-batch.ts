@@ -1,4 +1,5 @@
 /** Records appended since the last group commit, framed in one reusable buffer. */
+import { wordsOf } from './crc32c.js';
 import { FRAME_HEADER_BYTES, writeFrame } from './frame.js';
 
 export interface Waiter {
@@ -9,6 +10,8 @@ export interface Waiter {
 
 export class WriteBatch {
   buf = Buffer.allocUnsafe(1 << 20);
+  /** `wordsOf(buf)`, for the checksum. */
+  private words = wordsOf(this.buf);
   len = 0;
   n = 0;
   firstSeq = 0;
@@ -27,6 +30,7 @@ export class WriteBatch {
       const grown = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.len + bytes));
       this.buf.copy(grown, 0, 0, this.len);
       this.buf = grown;
+      this.words = wordsOf(grown);
     }
     if (this.n + records > this.codes.length) {
       const cap = Math.max(this.codes.length * 2, this.n + records);
@@ -39,7 +43,7 @@ export class WriteBatch {
   /** Frames one record; `reserve` must have made room. */
   push(seq: number, code: number, tsMs: number, body: Uint8Array): void {
     if (this.n === 0) this.firstSeq = seq;
-    this.len = writeFrame(this.buf, this.len, seq, tsMs, code, body);
+    this.len = writeFrame(this.buf, this.len, seq, tsMs, code, body, this.words);
     this.codes[this.n] = code;
     this.ts[this.n] = tsMs;
     this.frameLens[this.n] = FRAME_HEADER_BYTES + body.length;

@@ -107,6 +107,41 @@ describe('RecordSync', () => {
     expect(publisher.batches.every((b) => b.count <= 7)).toBe(true);
   });
 
+  it('keeps publishing while a send-cursor fsync is slow, and persists the last acked seq at the end', async () => {
+    const { buffer, publisher, sync } = await setup({ batchRecords: 1, maxInFlight: 1 });
+    const realMarkSent = buffer.markSent.bind(buffer);
+    let release: () => void = () => {};
+    const gate = new Promise<void>((r) => {
+      release = r;
+    });
+    const marks: number[] = [];
+    buffer.markSent = async (seq: number) => {
+      marks.push(seq);
+      if (marks.length === 1) await gate; // the first periodic persist hangs until released
+      return realMarkSent(seq);
+    };
+    const realPublish = publisher.publish.bind(publisher);
+    publisher.publish = async (batch) => {
+      await new Promise((r) => setTimeout(r, 2));
+      return realPublish(batch);
+    };
+    await buffer.append(
+      Array.from({ length: 400 }, (_, i) => ({ cls: 'PREDICTION' as const, tsMs: i, body: predictionBody(i) })),
+    );
+    await sync.start();
+    try {
+      await until(() => marks.length === 1);
+      const publishedAtHang = publisher.batches.length;
+      // Publishing goes on while the first persist has not returned.
+      await until(() => publisher.batches.length > publishedAtHang + 5);
+      expect(marks).toHaveLength(1);
+    } finally {
+      release();
+    }
+    await until(() => buffer.stats().sendCursor === 400);
+    expect(publisher.seqs()).toEqual(Array.from({ length: 400 }, (_, i) => i + 1));
+  });
+
   it('retries after publish failures without losing or reordering records', async () => {
     const { buffer, publisher, sync } = await setup({ batchRecords: 5, maxInFlight: 1 });
     publisher.failNext = 3;

@@ -145,6 +145,7 @@ export class RecordSync {
     let sent = 0;
     let acked = after;
     let lastMark = performance.now();
+    let marking: Promise<void> | null = null;
     try {
       while (this.running) {
         if (inFlight.length < this.opts.maxInFlight) {
@@ -163,9 +164,13 @@ export class RecordSync {
         await head.ack;
         acked = head.batch.lastSeq;
         // The send cursor is persisted with an fsync: batch that work. After a crash, at most
-        // this interval is resent, which the control plane deduplicates.
+        // this interval is resent, which the control plane deduplicates. The fsync runs beside
+        // the pipeline (one at a time) instead of stalling reads and publishes; a failure surfaces
+        // at the next mark or at the end of this drain.
         if (performance.now() - lastMark >= SEND_CURSOR_PERSIST_MS) {
-          await buffer.markSent(acked);
+          if (marking !== null) await marking;
+          marking = buffer.markSent(acked);
+          marking.catch(() => {}); // awaited above or in finally
           lastMark = performance.now();
         }
         this.stats.batchesSent++;
@@ -176,6 +181,7 @@ export class RecordSync {
       }
     } finally {
       await Promise.allSettled(inFlight.map((f) => f.ack));
+      if (marking !== null) await marking;
       if (acked > buffer.stats().sendCursor) await buffer.markSent(acked);
     }
     return sent;
