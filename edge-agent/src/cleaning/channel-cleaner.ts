@@ -8,7 +8,7 @@
  * - NaN/Inf and range checks are per point. A point that fails either is kept out of the Hampel
  *   window and the drift level, but still passes through with its flag.
  * - Spikes: Hampel filter over a CENTERED window of 2h+1 arrival positions (median and MAD from a
- *   preallocated sorted window). A trailing window would flag the first h+1 points after every
+ *   decision made block by block, see dsp/hampel-block.ts). A trailing window would flag the first h+1 points after every
  *   genuine step change as spikes; the centered one keeps steps intact, at the price of h samples
  *   of look-ahead. So output lags input by h samples: `process` emits the points whose decision
  *   is final (copied, with their flags) through a sink, and a gap or `flush()` releases the tail
@@ -16,7 +16,7 @@
  *   least h+1 valid neighbours in the window to be called. Defaults h=8, k=6: small windows
  *   estimate the MAD so poorly that h=3, k=3.5 flags 3% of plain Gaussian noise. Limits: a
  *   genuine impact shorter than h+1 samples looks like a spike (bearing impacts ring for longer,
- *   which keeps most of them); the sorted-window update is most of the cleaning cost.
+ *   which keeps most of them).
  * - Stuck: a run of `minRun` values within `epsilon` of the run's first value. Points from the
  *   minRun-th on are flagged (earlier ones were already emitted, and a short repeat is normal).
  * - Gaps: from `t0Ms` continuity. A block that starts `minMissingSamples` or more samples away from
@@ -24,16 +24,21 @@
  *   run restart and its first point carries AFTER_GAP.
  * - Drift is decided per asset (drift.ts); this class accumulates the level (mean of clean points)
  *   it needs and flags points DRIFTING while the asset says so.
+ * - Hot path: a block is checked in one tight loop into a linear buffer that starts with the
+ *   previous 2h positions (the look-ahead still undecided plus its left context), then the Hampel
+ *   test runs over the whole block, and the sink reads the decided points in place. No per-point
+ *   calls or ring arithmetic; state lives in locals during the loops. The sorted-window update
+ *   (data-dependent branches) is still most of the cleaning cost.
  */
 import type { ChannelSpec, SampleBlock } from '../domain/channel.js';
 import { Quality } from '../domain/channel.js';
 import { MillwrightError } from '../domain/errors.js';
-import { HampelWindow } from '../dsp/hampel-window.js';
+import { HampelBlock } from '../dsp/hampel-block.js';
 import type { ChannelCleaningConfig } from './config.js';
 
 /** A run of cleaned points: raw values (copied) with their flags. Valid only during the sink call. */
 export interface CleanedBlock extends SampleBlock {
-  /** `flags[i]` is the `Quality` bit set of `values[i]`. */
+  /** `flags[i]` is the `Quality` bit set of `values[i]`; like `values`, it may be longer than `length`. */
   flags: Uint8Array;
 }
 
@@ -55,12 +60,16 @@ export interface ChannelQuality {
 /** Flags that make a point unusable as a measurement of the process. */
 export const EXCLUDED_FLAGS = Quality.NAN_OR_INF | Quality.OUT_OF_RANGE | Quality.SPIKE;
 
-const INITIAL_OUTPUT = 4096;
+const INITIAL_BLOCK = 4096;
+/** `xs` states of a buffer position. */
+const HOLE = 0;
+/** A real point kept out of the Hampel statistics (NaN/Inf or out of range). */
+const OUTSIDE = 1;
+const INSIDE = 2;
 
 export class ChannelCleaner {
   readonly channel: string;
   private readonly h: number;
-  private readonly width: number;
   private readonly min: number;
   private readonly max: number;
   private readonly stuckOn: boolean;
@@ -68,16 +77,24 @@ export class ChannelCleaner {
   private readonly epsilon: number;
   private readonly minMissing: number;
 
-  private readonly win: HampelWindow;
-  private readonly rv: Float64Array;
-  private readonly rt: Float64Array;
-  private readonly rf: Uint8Array;
-  /** 1 when the position holds a real point (0: a hole, before the first point or after a flush). */
-  private readonly rs: Uint8Array;
-  private slot = 0;
+  private readonly hampel: HampelBlock | undefined;
+  /**
+   * Linear buffer: positions [0, 2h) carry the previous call's last 2h positions, the block
+   * follows. Per position: value, immediate flags, state, Hampel statistics membership (1 when
+   * INSIDE), spike verdict, and time (kept for carried positions only).
+   */
+  private xv: Float64Array;
+  private xf: Uint8Array;
+  private xs: Uint8Array;
+  private xw: Uint8Array;
+  private xk: Uint8Array;
+  private readonly xt: Float64Array;
+  /** The buffer from the first centre (position h) on: what the view shows when there are no holes. */
+  private xvView: Float64Array;
+  private xfView: Uint8Array;
 
-  private outV = new Float64Array(INITIAL_OUTPUT);
-  private outF = new Uint8Array(INITIAL_OUTPUT);
+  private outV = new Float64Array(INITIAL_BLOCK);
+  private outF = new Uint8Array(INITIAL_BLOCK);
   private readonly view: CleanedBlock;
 
   private runRef = Number.NaN;
@@ -99,18 +116,22 @@ export class ChannelCleaner {
   constructor(spec: ChannelSpec, config: ChannelCleaningConfig) {
     this.channel = spec.name;
     this.h = config.hampel?.halfWidth ?? 0;
-    this.width = 2 * this.h + 1;
     this.min = config.range.min ?? Number.NEGATIVE_INFINITY;
     this.max = config.range.max ?? Number.POSITIVE_INFINITY;
     this.stuckOn = config.stuck !== null;
     this.minRun = config.stuck?.minRun ?? 0;
     this.epsilon = config.stuck?.epsilon ?? 0;
     this.minMissing = config.gap.minMissingSamples;
-    this.rv = new Float64Array(this.width);
-    this.win = new HampelWindow(this.rv, this.width, config.hampel?.k ?? 0, config.hampel?.minSigma ?? 0);
-    this.rt = new Float64Array(this.width);
-    this.rf = new Uint8Array(this.width);
-    this.rs = new Uint8Array(this.width);
+    this.hampel = config.hampel === null ? undefined : new HampelBlock(this.h, config.hampel.k, config.hampel.minSigma);
+    const size = 3 * this.h + INITIAL_BLOCK;
+    this.xv = new Float64Array(size);
+    this.xf = new Uint8Array(size);
+    this.xs = new Uint8Array(size);
+    this.xw = new Uint8Array(size);
+    this.xk = new Uint8Array(size);
+    this.xt = new Float64Array(2 * this.h);
+    this.xvView = this.xv.subarray(this.h);
+    this.xfView = this.xf.subarray(this.h);
     this.view = {
       channel: spec.name,
       t0Ms: 0,
@@ -138,25 +159,33 @@ export class ChannelCleaner {
         got: block.channel,
       });
     }
-    if (block.length === 0) return;
+    const n = block.length;
+    if (n === 0) return;
     this.checkContinuity(block, sink);
-    this.ensureOutput(block.length + this.h);
-    const o = this.h === 0 ? this.passThrough(block) : this.filter(block);
+    this.ensureCapacity(n);
+    const h = this.h;
+    this.scan(block.values, n, 2 * h);
+    this.points += n;
+    const o = this.decide(h, h + n, block.t0Ms, 1000 / block.sampleRateHz);
     this.expectedT = block.t0Ms + (block.length * 1000) / block.sampleRateHz;
-    this.emit(o, block.sampleRateHz, sink);
+    // The sink may read the buffer itself, so the carry waits until it returns (or throws).
+    try {
+      this.emit(o, block.sampleRateHz, sink);
+    } finally {
+      if (h > 0) this.carry(n, block.t0Ms, 1000 / block.sampleRateHz);
+    }
   }
 
   /** Releases the points still waiting for look-ahead (end of stream, or before a gap). */
   flush(sink: CleanedSink): void {
-    if (this.h === 0) return;
-    let o = 0;
-    for (let i = 0; i < this.h; i++) {
-      this.advanceSlot();
-      this.pushHole();
-      o = this.finalize(o);
-    }
-    this.win.clear();
-    this.rs.fill(0);
+    const h = this.h;
+    if (h === 0) return;
+    this.xs.fill(HOLE, 2 * h, 3 * h);
+    this.xw.fill(0, 2 * h, 3 * h);
+    const o = this.decide(h, 2 * h, Number.NaN, Number.NaN);
+    this.hampel?.clear();
+    this.xs.fill(HOLE, 0, 2 * h);
+    this.xw.fill(0, 0, 2 * h);
     this.emit(o, this.view.sampleRateHz, sink);
   }
 
@@ -203,123 +232,157 @@ export class ChannelCleaner {
   }
 
   /**
-   * Flags of the checks that need no look-ahead for the value at ring `slot`; updates the counters
-   * and the stuck run. Per-point helpers take slots, not values: see HampelWindow on boxing.
+   * The checks that need no look-ahead (NaN/Inf, range, stuck run), for `n` values written to
+   * the buffer from position `at`; counts them.
    */
-  private immediateFlags(slot: number): number {
-    const x = this.rv[slot]!;
-    let f = this.drifting ? Quality.DRIFTING : 0;
-    if (x - x !== 0) {
-      this.nanOrInf++;
-      this.runLen = 0;
-      this.runRef = Number.NaN;
-      return f | Quality.NAN_OR_INF;
-    }
-    if (x < this.min || x > this.max) {
-      this.outOfRange++;
-      f |= Quality.OUT_OF_RANGE;
-    }
-    if (this.stuckOn) {
-      if (Math.abs(x - this.runRef) <= this.epsilon) {
-        if (++this.runLen >= this.minRun) {
-          this.stuck++;
-          f |= Quality.STUCK;
+  private scan(values: Float64Array, n: number, at: number): void {
+    const xv = this.xv;
+    const xf = this.xf;
+    const xs = this.xs;
+    const xw = this.xw;
+    const min = this.min;
+    const max = this.max;
+    const stuckOn = this.stuckOn;
+    const epsilon = this.epsilon;
+    const minRun = this.minRun;
+    const base = this.drifting ? Quality.DRIFTING : 0;
+    let runRef = this.runRef;
+    let runLen = this.runLen;
+    let nanOrInf = 0;
+    let outOfRange = 0;
+    let stuck = 0;
+    for (let i = 0; i < n; i++) {
+      const x = values[i]!;
+      const p = at + i;
+      xv[p] = x;
+      let f = base;
+      if (x - x !== 0) {
+        nanOrInf++;
+        runLen = 0;
+        runRef = Number.NaN;
+        xf[p] = f | Quality.NAN_OR_INF;
+        xs[p] = OUTSIDE;
+        xw[p] = 0;
+        continue;
+      }
+      let s = INSIDE;
+      if (x < min || x > max) {
+        outOfRange++;
+        f |= Quality.OUT_OF_RANGE;
+        s = OUTSIDE;
+      }
+      if (stuckOn) {
+        if (Math.abs(x - runRef) <= epsilon) {
+          if (++runLen >= minRun) {
+            stuck++;
+            f |= Quality.STUCK;
+          }
+        } else {
+          runRef = x;
+          runLen = 1;
         }
-      } else {
-        this.runRef = x;
-        this.runLen = 1;
       }
+      xf[p] = f;
+      xs[p] = s;
+      xw[p] = s === INSIDE ? 1 : 0;
     }
-    return f;
+    xf[at] = xf[at]! | this.afterGap;
+    this.afterGap = 0;
+    this.runRef = runRef;
+    this.runLen = runLen;
+    this.nanOrInf += nanOrInf;
+    this.outOfRange += outOfRange;
+    this.stuck += stuck;
   }
 
-  private passThrough(block: SampleBlock): number {
-    const values = block.values;
-    const n = block.length;
-    const outV = this.outV;
-    const outF = this.outF;
-    const rv = this.rv;
-    for (let i = 0; i < n; i++) {
-      rv[0] = values[i]!;
-      const f = this.immediateFlags(0) | this.afterGap;
-      this.afterGap = 0;
-      outV[i] = rv[0]!;
-      outF[i] = f;
-      if ((f & EXCLUDED_FLAGS) === 0) {
-        this.levelSum += rv[0]!;
-        this.levelN++;
-      }
-    }
-    this.points += n;
-    this.view.t0Ms = block.t0Ms;
-    return n;
-  }
-
-  private filter(block: SampleBlock): number {
-    const values = block.values;
-    const n = block.length;
-    const dt = 1000 / block.sampleRateHz;
-    const t0 = block.t0Ms;
-    const rv = this.rv;
-    const rt = this.rt;
-    const rf = this.rf;
-    const rs = this.rs;
-    const win = this.win;
+  /**
+   * Decides the centres [from, to) of the buffer and points the view at the real points among
+   * them; returns how many. Positions from 2h on are this block's (t0, dt), earlier ones carried.
+   * Without holes (the usual case) the view reads the buffer itself, with SPIKE added to the flags
+   * in place; holes (stream start, flush) only occur among the carried positions and make us copy.
+   */
+  private decide(from: number, to: number, t0: number, dt: number): number {
+    const h = this.h;
+    const xv = this.xv;
+    const xf = this.xf;
+    const xs = this.xs;
+    const xk = this.xk;
+    if (this.hampel !== undefined) this.spikes += this.hampel.detect(xv, this.xw, from, to, xk);
+    let holes = false;
+    for (let j = from; j < to && j < 2 * h; j++) holes ||= xs[j] === HOLE;
+    let sum = this.levelSum;
+    let levelN = this.levelN;
     let o = 0;
-    for (let i = 0; i < n; i++) {
-      const s = this.advanceSlot();
-      rv[s] = values[i]!;
-      rt[s] = t0 + i * dt;
-      const f = this.immediateFlags(s) | this.afterGap;
-      this.afterGap = 0;
-      rf[s] = f;
-      rs[s] = 1;
-      win.set(s, (f & (Quality.NAN_OR_INF | Quality.OUT_OF_RANGE)) === 0);
-      o = this.finalize(o);
+    if (!holes) {
+      for (let j = from; j < to; j++) {
+        if (xs[j] !== INSIDE) continue;
+        if (h > 0 && xk[j] === 1) xf[j] = xf[j]! | Quality.SPIKE;
+        else {
+          sum += xv[j]!;
+          levelN++;
+        }
+      }
+      o = to - from;
+      if (o > 0) this.view.t0Ms = from < 2 * h ? this.xt[from]! : t0 + (from - 2 * h) * dt;
+      this.view.values = this.xvView;
+      this.view.flags = this.xfView;
+    } else {
+      const outV = this.outV;
+      const outF = this.outF;
+      for (let j = from; j < to; j++) {
+        const s = xs[j]!;
+        if (s === HOLE) continue;
+        let f = xf[j]!;
+        if (s === INSIDE) {
+          if (h > 0 && xk[j] === 1) f |= Quality.SPIKE;
+          else {
+            sum += xv[j]!;
+            levelN++;
+          }
+        }
+        if (o === 0) this.view.t0Ms = j < 2 * h ? this.xt[j]! : t0 + (j - 2 * h) * dt;
+        outV[o] = xv[j]!;
+        outF[o++] = f;
+      }
+      this.view.values = outV;
+      this.view.flags = outF;
     }
-    this.points += n;
+    this.levelSum = sum;
+    this.levelN = levelN;
     return o;
   }
 
-  private advanceSlot(): number {
-    const s = this.slot + 1 === this.width ? 0 : this.slot + 1;
-    this.slot = s;
-    return s;
-  }
-
-  private pushHole(): void {
-    const s = this.slot;
-    this.win.set(s, false);
-    this.rs[s] = 0;
-  }
-
-  /** Decides the point at the window centre and appends it to the output at `o`. */
-  private finalize(o: number): number {
-    const c = this.slot >= this.h ? this.slot - this.h : this.slot - this.h + this.width;
-    if (this.rs[c] === 0) return o;
-    let f = this.rf[c]!;
-    if (this.win.holds(c)) {
-      if (this.win.count > this.h && this.win.isOutlier(c)) {
-        f |= Quality.SPIKE;
-        this.spikes++;
-      } else {
-        this.levelSum += this.rv[c]!;
-        this.levelN++;
-      }
+  /** Moves the last 2h positions (n new ones were appended) to the front for the next call. */
+  private carry(n: number, t0: number, dt: number): void {
+    const w = 2 * this.h;
+    const xt = this.xt;
+    // Ascending copy is safe: the destination is never ahead of the source.
+    for (let p = 0; p < w; p++) {
+      const q = p + n;
+      xt[p] = q < w ? xt[q]! : t0 + (q - w) * dt;
     }
-    if (o === 0) this.view.t0Ms = this.rt[c]!;
-    this.outV[o] = this.rv[c]!;
-    this.outF[o] = f;
-    return o + 1;
+    this.xv.copyWithin(0, n, n + w);
+    this.xf.copyWithin(0, n, n + w);
+    this.xs.copyWithin(0, n, n + w);
+    this.xw.copyWithin(0, n, n + w);
   }
 
-  private ensureOutput(n: number): void {
-    if (this.outV.length >= n) return;
-    const size = 1 << Math.ceil(Math.log2(n));
-    this.outV = new Float64Array(size);
-    this.outF = new Uint8Array(size);
-    this.view.values = this.outV;
-    this.view.flags = this.outF;
+  private ensureCapacity(n: number): void {
+    if (this.xv.length < 3 * this.h + n) {
+      const size = 3 * this.h + (1 << Math.ceil(Math.log2(n)));
+      this.xv = grow(this.xv, new Float64Array(size));
+      this.xf = grow(this.xf, new Uint8Array(size));
+      this.xs = grow(this.xs, new Uint8Array(size));
+      this.xw = grow(this.xw, new Uint8Array(size));
+      this.xk = new Uint8Array(size);
+      this.xvView = this.xv.subarray(this.h);
+      this.xfView = this.xf.subarray(this.h);
+    }
+    if (this.outV.length < n + this.h) {
+      const size = 1 << Math.ceil(Math.log2(n + this.h));
+      this.outV = new Float64Array(size);
+      this.outF = new Uint8Array(size);
+    }
   }
 
   private emit(length: number, sampleRateHz: number, sink: CleanedSink): void {
@@ -328,4 +391,9 @@ export class ChannelCleaner {
     this.view.sampleRateHz = sampleRateHz;
     sink(this.view);
   }
+}
+
+function grow<T extends Float64Array | Uint8Array>(from: T, to: T): T {
+  to.set(from);
+  return to;
 }

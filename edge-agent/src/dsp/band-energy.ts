@@ -3,7 +3,7 @@
  * [0, fs/2] add up to the window's mean square. Preallocated: one instance per window size,
  * sample rate and band list; `compute` allocates nothing.
  */
-import { Fft } from './fft.js';
+import { RealFft } from './fft.js';
 
 /** A frequency band [lowHz, highHz): a bin belongs to it when lowHz <= f < highHz. */
 export interface Band {
@@ -21,9 +21,8 @@ export function nextPowerOfTwo(n: number): number {
 export class BandEnergies {
   readonly fftSize: number;
   readonly windowSize: number;
-  private readonly fft: Fft;
-  private readonly re: Float64Array;
-  private readonly im: Float64Array;
+  private readonly fft: RealFft;
+  private readonly buf: Float64Array;
   /** Bin range [first, last) per band. */
   private readonly first: Int32Array;
   private readonly last: Int32Array;
@@ -32,9 +31,8 @@ export class BandEnergies {
   constructor(windowSize: number, sampleRateHz: number, bands: readonly Band[]) {
     this.windowSize = windowSize;
     this.fftSize = nextPowerOfTwo(windowSize);
-    this.fft = new Fft(this.fftSize);
-    this.re = new Float64Array(this.fftSize);
-    this.im = new Float64Array(this.fftSize);
+    this.fft = new RealFft(this.fftSize);
+    this.buf = new Float64Array(this.fftSize);
     this.first = new Int32Array(bands.length);
     this.last = new Int32Array(bands.length);
     const binHz = sampleRateHz / this.fftSize;
@@ -47,7 +45,7 @@ export class BandEnergies {
 
   /** The scratch array `compute` transforms: callers write the window into its first `windowSize` entries. */
   get input(): Float64Array {
-    return this.re;
+    return this.buf;
   }
 
   /**
@@ -57,11 +55,10 @@ export class BandEnergies {
    */
   compute(divisor: number, out: Float64Array, offset: number): void {
     const n = this.fftSize;
-    const re = this.re;
-    const im = this.im;
-    re.fill(0, this.windowSize);
-    im.fill(0);
-    this.fft.transform(re, im);
+    this.buf.fill(0, this.windowSize);
+    this.fft.transform(this.buf);
+    const re = this.fft.re;
+    const im = this.fft.im;
     const scale = 1 / (n * divisor);
     const nyquist = n / 2;
     for (let b = 0; b < this.first.length; b++) {

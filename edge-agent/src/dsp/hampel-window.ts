@@ -1,3 +1,5 @@
+import { sortedMad } from './hampel-block.js';
+
 /**
  * Sliding window for a streaming Hampel filter: the raw values sit in a caller-owned ring
  * (`values`, one entry per slot) and this class keeps the slots that are in the window sorted
@@ -7,6 +9,10 @@
  * The hot methods take slot indexes and return integers or booleans, never doubles: V8 boxes a
  * double passed to or returned from a call it does not inline, and in a per-point loop that
  * allocation dominated the run time (thousands of scavenges per second).
+ *
+ * The streaming cleaner uses `HampelBlock` (hampel-block.ts) instead, which tracks each slot's
+ * rank rather than searching for it and tests a whole block per call; this window remains for
+ * callers that decide one point at a time.
  */
 export class HampelWindow {
   readonly capacity: number;
@@ -146,29 +152,8 @@ export class HampelWindow {
     return (n & 1) === 1 ? s[h]! : (s[h - 1]! + s[h]!) / 2;
   }
 
-  /**
-   * Median of |x - median| over the window; NaN when empty. The deviations on each side of the
-   * median are already ordered, so merging both sides from the middle outwards yields them in
-   * ascending order and we stop at the middle rank: O(n/2), no scratch array.
-   */
+  /** Median of |x - median| over the window; NaN when empty. */
   mad(median: number): number {
-    const n = this.n;
-    if (n === 0) return Number.NaN;
-    const s = this.sorted;
-    let l = (n >>> 1) - 1;
-    let r = n >>> 1;
-    const hi = n >>> 1;
-    const lo = (n & 1) === 1 ? hi : hi - 1;
-    let prev = 0;
-    for (let rank = 0; rank <= hi; rank++) {
-      let d: number;
-      if (l < 0) d = s[r++]! - median;
-      else if (r >= n) d = median - s[l--]!;
-      else if (median - s[l]! <= s[r]! - median) d = median - s[l--]!;
-      else d = s[r++]! - median;
-      if (rank === lo) prev = d;
-      if (rank === hi) return (prev + d) / 2;
-    }
-    return prev;
+    return this.n === 0 ? Number.NaN : sortedMad(this.sorted, this.n, median);
   }
 }

@@ -38,9 +38,12 @@ export class ChannelFeatures {
   private readonly buf: Float64Array;
   private readonly good: Uint8Array;
   private readonly bands: BandEnergies | undefined;
+  private readonly scratch: Float64Array;
   private readonly listener: WindowListener | undefined;
   private pos = 0;
   private bad = 0;
+  /** Sum of the window's good values so far, in index order (the mean needs no extra pass). */
+  private goodSum = 0;
   private startMs = Number.NaN;
 
   constructor(spec: ChannelSpec, config: ChannelFeatureConfig, listener?: WindowListener) {
@@ -56,6 +59,7 @@ export class ChannelFeatures {
     this.good = new Uint8Array(config.windowSize);
     this.bands =
       config.bands.length > 0 ? new BandEnergies(config.windowSize, spec.sampleRateHz, config.bands) : undefined;
+    this.scratch = this.bands === undefined ? new Float64Array(config.windowSize) : new Float64Array(0);
     this.listener = listener;
   }
 
@@ -81,13 +85,20 @@ export class ChannelFeatures {
     const mask = this.mask;
     let p = this.pos;
     let bad = 0;
+    let sum = this.goodSum;
     for (let i = from; i < from + n; i++) {
-      const ok = (flags[i]! & mask) === 0 ? 1 : 0;
-      buf[p] = values[i]!;
-      good[p++] = ok;
-      bad += 1 - ok;
+      const x = values[i]!;
+      buf[p] = x;
+      if ((flags[i]! & mask) === 0) {
+        good[p++] = 1;
+        sum += x;
+      } else {
+        good[p++] = 0;
+        bad++;
+      }
     }
     this.pos = p;
+    this.goodSum = sum;
     return bad;
   }
 
@@ -100,19 +111,13 @@ export class ChannelFeatures {
     this.windows++;
     this.pos = 0;
     this.bad = 0;
+    this.goodSum = 0;
     this.listener?.(this);
   }
 
   private goodMean(): number {
-    let sum = 0;
-    let n = 0;
-    for (let i = 0; i < this.windowSize; i++) {
-      if (this.good[i] === 1) {
-        sum += this.buf[i]!;
-        n++;
-      }
-    }
-    return n > 1 ? sum / n : Number.NaN;
+    const n = this.windowSize - this.bad;
+    return n > 1 ? this.goodSum / n : Number.NaN;
   }
 
   private vibration(): void {
@@ -122,15 +127,18 @@ export class ChannelFeatures {
       out.fill(Number.NaN);
       return;
     }
-    const ac = this.bands?.input;
+    // Without bands the AC part goes to a scratch array nobody reads, so the loop has no branch.
+    const ac = this.bands?.input ?? this.scratch;
+    const buf = this.buf;
+    const good = this.good;
     let m2 = 0;
     let m3 = 0;
     let m4 = 0;
     let peak = 0;
     const n = this.windowSize - this.bad;
     for (let i = 0; i < this.windowSize; i++) {
-      const d = this.good[i] === 1 ? this.buf[i]! - mean : 0;
-      if (ac !== undefined) ac[i] = d;
+      const d = good[i] === 1 ? buf[i]! - mean : 0;
+      ac[i] = d;
       const d2 = d * d;
       m2 += d2;
       m3 += d2 * d;
