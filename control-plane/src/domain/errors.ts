@@ -51,12 +51,8 @@ export class PreconditionError extends MillwrightError {
   }
 }
 
-/** Configuration invalid; `issues` names every bad key. */
-export class ConfigError extends MillwrightError {
-  constructor(readonly issues: string[]) {
-    super(ErrorCode.INVALID, `invalid configuration:\n  - ${issues.join('\n  - ')}`, { issues });
-  }
-}
+/** Configuration invalid; `issues` names every bad key. Thrown by the shared config loader. */
+export { ConfigError } from '@millwright/edge-agent/domain/errors.js';
 
 export function assertNever(x: never): never {
   throw new Error(`unexpected value: ${JSON.stringify(x)}`);
