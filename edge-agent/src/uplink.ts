@@ -19,7 +19,7 @@ export function uplink(deps: { link: NatsLink; config: Readonly<AgentConfig>; bu
   let stopped = false;
   return {
     publisher: {
-      publish(batch: ReadBatch): Promise<void> {
+      publish(batch: ReadBatch, fromSeq?: number): Promise<void> {
         publisher ??= new JetStreamBatchPublisher({
           js: link.jetstream(),
           agentId: config.agentId,
@@ -28,7 +28,7 @@ export function uplink(deps: { link: NatsLink; config: Readonly<AgentConfig>; bu
           timeoutMs: config.sync.publishTimeoutMs,
           now: Date.now,
         });
-        return publisher.publish(batch);
+        return publisher.publish(batch, fromSeq);
       },
     },
     watermarks: {

@@ -12,7 +12,13 @@ export interface RecordBuffer {
 
 /** Sends one batch of buffer records upstream; resolves when the broker acknowledged it. */
 export interface BatchPublisher {
-  publish(batch: ReadBatch): Promise<void>;
+  /**
+   * `fromSeq`: first seq the batch accounts for (the read's afterSeq + 1). Seqs between it and the
+   * batch's first record are gone from the buffer (evicted, expired, lost to a torn tail, or assigned
+   * to an append that failed); claiming them lets the cloud's watermark pass the gap.
+   * @default the batch's first record
+   */
+  publish(batch: ReadBatch, fromSeq?: number): Promise<void>;
 }
 
 export interface Watermark {

@@ -38,11 +38,14 @@ function predictionBody(score: number): Uint8Array {
 class FakePublisher {
   batches: ReadBatch[] = [];
   failNext = 0;
-  async publish(batch: ReadBatch): Promise<void> {
+  /** The first seq each published batch accounted for. */
+  froms: (number | undefined)[] = [];
+  async publish(batch: ReadBatch, fromSeq?: number): Promise<void> {
     if (this.failNext > 0) {
       this.failNext--;
       throw new Error('no responders');
     }
+    this.froms.push(fromSeq);
     // Copy: the buffer may reuse its read buffers.
     this.batches.push({ ...batch, seqs: batch.seqs.slice(), data: Buffer.from(batch.data) });
   }
@@ -179,6 +182,63 @@ describe('RecordSync', () => {
     advance(1_500);
     await until(() => sync.stats.rewinds === 1 && publisher.seqs().length >= 16, 15_000);
     expect(publisher.seqs().slice(10)).toEqual([5, 6, 7, 8, 9, 10]);
+  });
+
+  it('resends after resendAfterMs without commit progress even while new records keep being acknowledged', async () => {
+    const { buffer, feed, sync, advance } = await setup({ resendAfterMs: 1_000 });
+    const append = (n: number) =>
+      buffer.append(
+        Array.from({ length: n }, (_, i) => ({ cls: 'PREDICTION' as const, tsMs: i, body: predictionBody(i) })),
+      );
+    await append(10);
+    await sync.start();
+    await until(() => buffer.stats().sendCursor === 10);
+    feed.cb?.({ bufferId: 'b1', committedSeq: 4 });
+    await until(() => buffer.stats().commitCursor === 4);
+    for (let i = 1; i <= 3 && sync.stats.rewinds === 0; i++) {
+      advance(600);
+      await append(1);
+      sync.notify();
+      await until(() => buffer.stats().sendCursor >= 10 + i || sync.stats.rewinds > 0);
+    }
+    await until(() => sync.stats.rewinds > 0, 5_000);
+  });
+
+  it('accounts for seqs the buffer dropped between the send cursor and the next record', async () => {
+    const t = await tempDir();
+    let now = 1_000_000;
+    const buffer = await DurableBuffer.open({
+      dir: t.dir,
+      capacityBytes: 64 * 1024 * 1024,
+      segmentBytes: 1024 * 1024,
+      ttlMs: { TELEMETRY: 1_000 },
+      clock: () => now,
+    });
+    const publisher = new FakePublisher();
+    const sync = new RecordSync({
+      buffer,
+      publisher,
+      watermarks: new FakeFeed(),
+      bufferId: 'b1',
+      log,
+      now: () => now,
+      options: { batchRecords: 5 },
+    });
+    cleanups.push(async () => {
+      await sync.stop();
+      await buffer.close();
+      await t.cleanup();
+    });
+    const rec = (cls: 'PREDICTION' | 'TELEMETRY', tsMs: number) => ({ cls, tsMs, body: predictionBody(0) });
+    await buffer.append([...Array(5)].map(() => rec('PREDICTION', now)));
+    await buffer.append([...Array(5)].map(() => rec('TELEMETRY', now - 10_000)));
+    await buffer.append([...Array(5)].map(() => rec('PREDICTION', now)));
+    now += 1;
+    await buffer.enforceRetention();
+    await sync.start();
+    await until(() => buffer.stats().sendCursor === 15);
+    expect(publisher.seqs()).toEqual([1, 2, 3, 4, 5, 11, 12, 13, 14, 15]);
+    expect(publisher.froms).toEqual([1, 6]);
   });
 });
 

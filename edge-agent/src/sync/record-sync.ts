@@ -66,6 +66,7 @@ export class RecordSync {
   private running = false;
   private loop: Promise<void> | undefined;
   private wake: (() => void) | undefined;
+  private backingOff = false;
   private lastProgressMs: number;
 
   constructor(
@@ -102,7 +103,8 @@ export class RecordSync {
 
   /** New records were appended: send them without waiting for the idle poll. */
   notify(): void {
-    this.wake?.();
+    // New records end an idle wait, never a back-off: offline, that would retry every flush.
+    if (!this.backingOff) this.wake?.();
   }
 
   private onWatermark(w: Watermark): void {
@@ -131,7 +133,9 @@ export class RecordSync {
       } catch (err) {
         this.stats.publishFailures++;
         this.deps.log.warn({ err: String(err), backoffMs: backoff }, 'sync.publish_failed');
+        this.backingOff = true;
         await this.sleep(backoff * (0.5 + Math.random()));
+        this.backingOff = false;
         backoff = Math.min(backoff * 2, this.opts.backoffMaxMs);
       }
     }
@@ -152,7 +156,8 @@ export class RecordSync {
           const batch = await buffer.readUnsent(this.opts.batchRecords, this.opts.batchBytes, after);
           if (batch.count > 0) {
             await this.throttle(batch.bytes);
-            const ack = publisher.publish(batch);
+            // The batch covers (after, lastSeq]: dropped seqs at its start must not stall the watermark.
+            const ack = publisher.publish(batch, after + 1);
             ack.catch(() => {}); // observed below, in order
             inFlight.push({ batch, ack });
             after = batch.lastSeq;
@@ -198,7 +203,9 @@ export class RecordSync {
       this.lastProgressMs = this.deps.now();
       return;
     }
-    if (this.deps.now() - Math.max(this.lastProgressMs, this.stats.lastAckMs) < this.opts.resendAfterMs) return;
+    // Commit progress only: while records keep flowing, fresh broker acks would otherwise postpone
+    // the resend forever after the broker lost acknowledged records (the watermark waits at the gap).
+    if (this.deps.now() - this.lastProgressMs < this.opts.resendAfterMs) return;
     this.stats.rewinds++;
     this.deps.log.warn({ sendCursor: s.sendCursor, commitCursor: s.commitCursor }, 'sync.rewind');
     await this.deps.buffer.rewindSendToCommitted();

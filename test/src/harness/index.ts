@@ -1,6 +1,8 @@
 export {
   BIN,
   type ControlPlaneProcess,
+  HARNESS_ADMIN_TOKEN,
+  launchAgent,
   type MwctlResult,
   mwctl,
   REPO_ROOT,

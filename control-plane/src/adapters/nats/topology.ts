@@ -76,3 +76,30 @@ export async function ensureTopology(nc: NatsConnection, jsm: JetStreamManager, 
 function isNotFound(err: unknown): boolean {
   return err instanceof Error && /not found/i.test(err.message);
 }
+
+/**
+ * Re-runs `ensureTopology` after every reconnect, until the connection closes. A broker that lost
+ * its store (a wiped or rebuilt node) comes back without streams, consumers and buckets: agents'
+ * publishes and this replica's pulls would fail until someone recreated them. Idempotent otherwise.
+ */
+export async function keepTopology(
+  nc: NatsConnection,
+  jsm: JetStreamManager,
+  replicas: number,
+  hooks: { onEnsured: () => void; onError: (err: unknown) => void; retryMs?: number },
+): Promise<void> {
+  for await (const s of nc.status()) {
+    if (s.type !== 'reconnect') continue;
+    // JetStream may answer only a moment after the server accepts clients: retry until it does.
+    while (!nc.isClosed()) {
+      try {
+        await ensureTopology(nc, jsm, replicas);
+        hooks.onEnsured();
+        break;
+      } catch (err) {
+        hooks.onError(err);
+        await new Promise((r) => setTimeout(r, hooks.retryMs ?? 1000));
+      }
+    }
+  }
+}

@@ -134,6 +134,7 @@ export interface KvDesiredDeps {
  * receives the latest desired state.
  */
 export class KvDesiredStateSource implements DesiredStateSource {
+  private cancelPause: (() => void) | undefined;
   private stopped = false;
   private loop: Promise<void> | undefined;
   private stopWatch: (() => void) | undefined;
@@ -148,6 +149,7 @@ export class KvDesiredStateSource implements DesiredStateSource {
   async stop(): Promise<void> {
     this.stopped = true;
     this.stopWatch?.();
+    this.cancelPause?.();
     await this.loop;
   }
 
@@ -160,7 +162,17 @@ export class KvDesiredStateSource implements DesiredStateSource {
         if (this.stopped) return;
         this.deps.onError(err);
       }
-      if (!this.stopped) await new Promise((r) => setTimeout(r, this.deps.retryMs ?? 2000));
+      if (!this.stopped) {
+        // Interruptible, so stop() does not wait out a retry pause.
+        await new Promise<void>((r) => {
+          const t = setTimeout(r, this.deps.retryMs ?? 2000);
+          this.cancelPause = () => {
+            clearTimeout(t);
+            r();
+          };
+        });
+        this.cancelPause = undefined;
+      }
     }
   }
 

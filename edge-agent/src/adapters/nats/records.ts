@@ -12,13 +12,13 @@ const RECORDS_FIELD_TAG = (5 << 3) | 2;
  * are encoded once and each stored record (already a full `Record` encoding) is appended as field 5.
  */
 export function encodeRecordBatch(
-  header: { agentId: string; siteId: string; bufferId: string; sentAtMs: number },
+  header: { agentId: string; siteId: string; bufferId: string; sentAtMs: number; firstSeq?: number },
   batch: ReadBatch,
 ): Uint8Array {
   const head = RecordBatch.encode({
     agentId: header.agentId,
     siteId: header.siteId,
-    firstSeq: batch.seqs[0] ?? 0,
+    firstSeq: header.firstSeq ?? batch.seqs[0] ?? 0,
     lastSeq: batch.lastSeq,
     records: [],
     sentAtMs: header.sentAtMs,
@@ -78,10 +78,11 @@ export class JetStreamBatchPublisher implements BatchPublisher {
     this.subject = subjects.edge.records(deps.siteId, deps.agentId);
   }
 
-  async publish(batch: ReadBatch): Promise<void> {
+  async publish(batch: ReadBatch, fromSeq?: number): Promise<void> {
     const { agentId, siteId, bufferId } = this.deps;
-    const data = encodeRecordBatch({ agentId, siteId, bufferId, sentAtMs: this.deps.now() }, batch);
-    const msgID = `${bufferId}:${subjects.batchMsgId(agentId, batch.seqs[0] ?? 0, batch.lastSeq)}`;
+    const firstSeq = fromSeq ?? batch.seqs[0] ?? 0;
+    const data = encodeRecordBatch({ agentId, siteId, bufferId, sentAtMs: this.deps.now(), firstSeq }, batch);
+    const msgID = `${bufferId}:${subjects.batchMsgId(agentId, firstSeq, batch.lastSeq)}`;
     await this.deps.js.publish(this.subject, data, { msgID, timeout: this.deps.timeoutMs });
   }
 }
