@@ -38,6 +38,16 @@ export interface BearingHealthArtifact {
      * listed before generic ones: they say what to inspect, RMS or a band only say how bad.
      */
     defectFirstMinZ: number;
+    /**
+     * Indicator names (without channel, e.g. `band_8000_12800`) whose deviations make the score;
+     * every indicator still ranks the reasons. Absent: all indicators score.
+     */
+    alarmIndicators?: string[];
+    /**
+     * Score each alarm indicator on the mean over channels of its log (the accelerometers must
+     * agree). @default false
+     */
+    fuseChannels?: boolean;
   };
   alarm: AlarmConfig;
   prior: RobustBaseline;
@@ -78,6 +88,8 @@ const schema = z.object({
     topM: z.number().int().positive(),
     threshold: z.number(),
     defectFirstMinZ: z.number().min(0),
+    alarmIndicators: z.array(z.string().min(1)).min(1).optional(),
+    fuseChannels: z.boolean().optional(),
   }),
   alarm: z
     .object({ k: z.number().int().positive(), n: z.number().int().positive(), holdOffS: z.number().min(0) })

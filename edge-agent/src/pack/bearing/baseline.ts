@@ -4,6 +4,8 @@ import { medianInPlace } from './select.js';
 export interface RobustBaseline {
   median: number[];
   scale: number[];
+  /** Baseline of the alarm indicators (see alarm-score.ts), when they differ from the inputs. */
+  alarm?: RobustBaseline;
 }
 
 /** MAD to standard deviation for Gaussian data. */

@@ -38,18 +38,27 @@ export interface DefaultArtifactInput {
 }
 
 /**
- * Pack defaults. Global hyperparameters (commissioning 10 min, scale floor, top-M, threshold, k-of-n,
- * hold-off) were chosen on the FEMTO learning set; see docs/PLANT-EVALUATION.md.
+ * Pack defaults. The alarm follows the highest spectral band (where bearing impacts excite the
+ * housing's resonances), fused over the machine's accelerometers; every indicator still explains it.
+ * Global hyperparameters (commissioning 10 min, scale floor, threshold, k-of-n, hold-off) were
+ * chosen on the FEMTO learning set through the agent's pipeline; see docs/PLANT-EVALUATION.md.
  */
 export function defaultArtifact(input: DefaultArtifactInput): BearingHealthArtifact {
   const dims = input.channels.length * (8 + input.indicators.bandsHz.length);
+  const top = input.indicators.bandsHz.at(-1);
   return {
     format: ARTIFACT_FORMAT,
     channels: input.channels,
     shaftHz: input.shaftHz,
     indicators: input.indicators,
     commissioning: { durationS: 600, minWindows: 5, maxWindows: 1024 },
-    scoring: { minLogScale: 0.2, topM: 3, threshold: 7, defectFirstMinZ: 3 },
+    scoring: {
+      minLogScale: 0.2,
+      topM: 1,
+      threshold: 4,
+      defectFirstMinZ: 3,
+      ...(top ? { alarmIndicators: [`band_${top[0]}_${top[1]}`], fuseChannels: true } : {}),
+    },
     alarm: { k: 3, n: 3, holdOffS: 1800 },
     prior: { median: new Array(dims).fill(0), scale: new Array(dims).fill(1) },
   };

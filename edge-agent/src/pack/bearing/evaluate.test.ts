@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { RmsSigmaBaseline, scoreRun } from './evaluate.js';
+import type { Decision } from '../../domain/model.js';
+import { alertEpisodeStarts, RmsSigmaBaseline, scoreRun } from './evaluate.js';
 
 const MIN = 60_000;
 
@@ -31,5 +32,16 @@ describe('RmsSigmaBaseline', () => {
     for (const [i, v] of [1, 1.1, 0.9, 1].entries()) expect(b.update(v, i * 100_000, 0)).toBe(false);
     const verdicts = [2, 2, 1, 2, 2, 2].map((v, i) => b.update(v, 700_000 + i * 10_000, 0));
     expect(verdicts).toEqual([false, false, false, false, false, true]);
+  });
+});
+
+describe('alertEpisodeStarts', () => {
+  it('counts a flickering alarm as one episode and holds off a new one after it resolves', () => {
+    const d = (s: string): Decision[] => [...s].map((c) => (c === 'A' ? 'alert' : 'normal'));
+    // One minute per window: alert, one normal, alert again (same episode), five normals resolve it
+    // at minute 7; an alert a minute later is held off, one 13 minutes later opens a new episode.
+    const decisions = d('AnAnnnnnAnnnnnnnnnnnAA');
+    const at = decisions.map((_, i) => i * MIN);
+    expect(alertEpisodeStarts(decisions, at)).toEqual([0, 20 * MIN]);
   });
 });

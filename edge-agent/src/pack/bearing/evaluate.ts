@@ -1,4 +1,7 @@
 /** Scoring of alarm timelines against run-to-failure ground truth (the issue's definitions). */
+import { AlertManager, type AlertPolicy, DEFAULT_ALERT_POLICY } from '../../alerts/alert-manager.js';
+import type { Decision } from '../../domain/model.js';
+import type { PredictionEvent } from '../../domain/prediction.js';
 
 export interface RunTimeline {
   name: string;
@@ -37,12 +40,26 @@ export function episodeStarts(t: RunTimeline): number[] {
 }
 
 export function scoreRun(t: RunTimeline): RunOutcome {
-  const starts = episodeStarts(t);
-  const half = t.startMs + (t.failureMs - t.startMs) / 2;
+  return scoreEpisodes({ ...t, starts: episodeStarts(t) });
+}
+
+/** A run's alert episodes (start times, ms) with its ground truth. */
+export interface RunEpisodes {
+  name: string;
+  starts: readonly number[];
+  commissioningEndMs: number;
+  startMs: number;
+  failureMs: number;
+}
+
+/** The issue's definitions applied to episode starts; episodes during commissioning are ignored. */
+export function scoreEpisodes(r: RunEpisodes): RunOutcome {
+  const starts = r.starts.filter((s) => s > r.commissioningEndMs);
+  const half = r.startMs + (r.failureMs - r.startMs) / 2;
   const first = starts[0] ?? null;
-  const leadMin = first === null ? 0 : (t.failureMs - first) / 60_000;
+  const leadMin = first === null ? 0 : (r.failureMs - first) / 60_000;
   return {
-    name: t.name,
+    name: r.name,
     firstAlertMs: first,
     leadMin,
     detected: first !== null && leadMin >= DETECTION_MIN_LEAD_MIN,
@@ -50,6 +67,46 @@ export function scoreRun(t: RunTimeline): RunOutcome {
     episodes: starts.length,
   };
 }
+
+/**
+ * Start times of the alert episodes the agent's AlertManager raises for a sequence of window
+ * decisions: `atMs[i]` is the data time at which decision i became available (the live clock).
+ * Same de-duplication and hold-off as in the agent, so offline sweeps count what a plant would see.
+ */
+export function alertEpisodeStarts(
+  decisions: readonly Decision[],
+  atMs: readonly number[],
+  policy: AlertPolicy = DEFAULT_ALERT_POLICY,
+): number[] {
+  let now = 0;
+  const starts: number[] = [];
+  const alerts = new AlertManager({
+    agentId: 'offline',
+    policy,
+    now: () => now,
+    emit: (e) => {
+      if (e.state === 'raised') starts.push(e.atMs);
+    },
+  });
+  decisions.forEach((decision, i) => {
+    now = atMs[i]!;
+    alerts.observe({ ...OFFLINE_PREDICTION, decision });
+  });
+  return starts;
+}
+
+const OFFLINE_PREDICTION: Omit<PredictionEvent, 'decision'> = {
+  predictionId: 'offline',
+  asset: 'asset',
+  model: 'offline',
+  modelVersion: 'offline',
+  score: 0,
+  reasons: [],
+  latencyUs: 0,
+  windowStartMs: 0,
+  windowEndMs: 0,
+  inputBadFraction: 0,
+};
 
 export interface Summary {
   detected: number;
@@ -84,7 +141,7 @@ export class RmsSigmaBaseline {
   private streak = 0;
 
   constructor(
-    private readonly commissioningMs: number,
+    readonly commissioningMs: number,
     private readonly consecutive = 3,
   ) {}
 

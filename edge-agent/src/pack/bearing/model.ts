@@ -6,6 +6,14 @@ import type { LoadedModel, SelfTestOutcome, WindowInputs } from '../../inference
 const DEFAULT_WINDOW_LENGTH = 2560;
 
 import { type AlarmState, PersistenceAlarm } from './alarm.js';
+import {
+  type AlarmSelection,
+  alarmBaselineFrom,
+  alarmValues,
+  alarmWidth,
+  fitAlarmBaseline,
+  selectAlarmInputs,
+} from './alarm-score.js';
 import { type BearingHealthArtifact, parseArtifact } from './artifact.js';
 import { CommissioningBuffer, type RobustBaseline, safeLog } from './baseline.js';
 import { IndicatorExtractor, indicatorSpecs } from './indicators.js';
@@ -65,8 +73,13 @@ export class BearingHealthModel implements LoadedModel {
   private readonly buffer: CommissioningBuffer;
   private readonly alarm: PersistenceAlarm;
   private readonly z: Float64Array;
-  private readonly zScratch: Float64Array;
   private readonly isDefect: boolean[];
+  /** Per channel: input index of its FTF and BSF envelope indicators (ball-vs-cage attribution). */
+  private readonly cagePairs: [number, number][];
+  private readonly alarmInputs: AlarmSelection;
+  private readonly alarmPrior: RobustBaseline;
+  private readonly av: Float64Array;
+  private readonly az: Float64Array;
   private phase: Phase = 'commissioning';
   private extractors: IndicatorExtractor[] | undefined;
   private indicators: Float64Array | undefined;
@@ -82,8 +95,17 @@ export class BearingHealthModel implements LoadedModel {
     this.buffer = new CommissioningBuffer(artifact.commissioning.maxWindows, this.inputs.length);
     this.alarm = new PersistenceAlarm(artifact.alarm);
     this.z = new Float64Array(this.inputs.length);
-    this.zScratch = new Float64Array(this.inputs.length);
     this.isDefect = this.inputs.map((i) => i.name.includes('.env_'));
+    const specs = indicatorSpecs(artifact.indicators).map((x) => x.name);
+    this.cagePairs = artifact.channels.map((_, c): [number, number] => [
+      c * specs.length + specs.indexOf('env_ftf'),
+      c * specs.length + specs.indexOf('env_bsf'),
+    ]);
+    const sc = artifact.scoring;
+    this.alarmInputs = selectAlarmInputs(artifact.channels.length, specs, sc.alarmIndicators, sc.fuseChannels ?? false);
+    this.alarmPrior = alarmBaselineFrom(this.alarmInputs, artifact.prior);
+    this.av = new Float64Array(alarmWidth(this.alarmInputs));
+    this.az = new Float64Array(this.av.length);
   }
 
   get currentPhase(): Phase {
@@ -137,7 +159,7 @@ export class BearingHealthModel implements LoadedModel {
     if (!allFinite(inputs)) return { score: Number.NaN, decision: 'unknown', reasons: [] };
     if (this.phase === 'commissioning') this.commission(inputs, tMs);
     if (this.phase === 'commissioning')
-      return { ...this.evaluate(inputs, this.artifact.prior, topK), decision: 'unknown' };
+      return { ...this.evaluate(inputs, this.artifact.prior, topK, this.alarmPrior), decision: 'unknown' };
     const result = this.evaluate(inputs, this.baseline!, topK);
     const active = this.alarm.update(result.score >= this.artifact.scoring.threshold, tMs);
     return { ...result, decision: active ? 'alert' : 'normal' };
@@ -145,7 +167,7 @@ export class BearingHealthModel implements LoadedModel {
 
   /** Pure scoring against the fleet prior: what the manifest's self-test vectors check. */
   scoreAgainstPrior(inputs: Float64Array, topK = 3): ScoreResult {
-    const r = this.evaluate(inputs, this.artifact.prior, topK);
+    const r = this.evaluate(inputs, this.artifact.prior, topK, this.alarmPrior);
     return { ...r, decision: r.score >= this.artifact.scoring.threshold ? 'alert' : 'normal' };
   }
 
@@ -164,31 +186,53 @@ export class BearingHealthModel implements LoadedModel {
     const c = this.artifact.commissioning;
     const expired = tMs - this.startedAtMs > c.durationS * 1000 && this.buffer.count >= c.minWindows;
     if (expired || this.buffer.full) {
-      this.baseline = this.buffer.fit(this.artifact.scoring.minLogScale);
+      const minScale = this.artifact.scoring.minLogScale;
+      this.baseline = {
+        ...this.buffer.fit(minScale),
+        alarm: fitAlarmBaseline(this.alarmInputs, this.buffer.rows(), minScale),
+      };
       this.phase = 'monitoring';
       return;
     }
     this.buffer.add(inputs);
   }
 
-  private evaluate(inputs: Float64Array, b: RobustBaseline, topK: number): Omit<ScoreResult, 'decision'> {
-    for (let i = 0; i < this.z.length; i++) {
-      const z = (safeLog(inputs[i]!) - b.median[i]!) / b.scale[i]!;
-      this.z[i] = Math.max(z, 0);
-      this.zScratch[i] = -this.z[i]!;
+  /**
+   * Robust positive z of every input (for reasons) and the score: RMS of the `topM` largest
+   * positive z of the alarm indicators against `alarm` (the alarm part of the baseline).
+   */
+  private evaluate(
+    inputs: Float64Array,
+    b: RobustBaseline,
+    topK: number,
+    alarm: RobustBaseline = b.alarm ?? alarmBaselineFrom(this.alarmInputs, b),
+  ): Omit<ScoreResult, 'decision'> {
+    for (let i = 0; i < this.z.length; i++) this.z[i] = Math.max((safeLog(inputs[i]!) - b.median[i]!) / b.scale[i]!, 0);
+    alarmValues(this.alarmInputs, inputs, this.av);
+    for (let a = 0; a < this.av.length; a++) {
+      this.az[a] = -Math.max((this.av[a]! - alarm.median[a]!) / alarm.scale[a]!, 0);
     }
-    const m = Math.min(this.artifact.scoring.topM, this.z.length);
-    selectInPlace(this.zScratch, 0, this.z.length, m - 1);
+    const m = Math.min(this.artifact.scoring.topM, this.az.length);
+    selectInPlace(this.az, 0, this.az.length, m - 1);
     let sum = 0;
-    for (let i = 0; i < m; i++) sum += this.zScratch[i]! * this.zScratch[i]!;
+    for (let i = 0; i < m; i++) sum += this.az[i]! * this.az[i]!;
     return { score: Math.sqrt(sum / m), reasons: this.reasons(inputs, b, topK) };
   }
 
+  /**
+   * Largest deviations first; defect lines with z >= defectFirstMinZ ahead of generic indicators.
+   * A ball defect's impacts are carried in and out of the load zone by the cage, so its envelope
+   * shows the cage rate (FTF) beside the ball line (BSF): when both lines moved on a channel, the
+   * reason names the ball, and FTF alone (a cage fault) still names the cage.
+   */
   private reasons(inputs: Float64Array, b: RobustBaseline, topK: number): Reason[] {
     if (topK <= 0) return [];
-    const rank = (i: number) =>
-      this.z[i]! + (this.isDefect[i] && this.z[i]! >= this.artifact.scoring.defectFirstMinZ ? 1e9 : 0);
-    const order = Array.from(this.z.keys()).sort((i, j) => rank(j) - rank(i));
+    const minZ = this.artifact.scoring.defectFirstMinZ;
+    const rank = Array.from(this.z, (z, i) => z + (this.isDefect[i] && z >= minZ ? 1e9 : 0));
+    for (const [ftf, bsf] of this.cagePairs) {
+      if (this.z[ftf]! >= minZ && this.z[bsf]! >= minZ) rank[bsf] = Math.max(rank[bsf]!, rank[ftf]! + 1e-6);
+    }
+    const order = Array.from(this.z.keys()).sort((i, j) => rank[j]! - rank[i]!);
     return order.slice(0, topK).map((i) => {
       const meta = this.inputs[i]!;
       return toReason({
@@ -223,7 +267,11 @@ export class BearingHealthModel implements LoadedModel {
     if (s.phase === 'monitoring' && s.baseline === null) throw new ModelLoadError('monitoring state without baseline');
     this.phase = s.phase;
     this.startedAtMs = s.startedAtMs;
-    this.baseline = s.baseline;
+    // States saved before alarm statistics existed get them from the per-input baseline.
+    this.baseline = s.baseline && {
+      ...s.baseline,
+      alarm: s.baseline.alarm ?? alarmBaselineFrom(this.alarmInputs, s.baseline),
+    };
     this.buffer.restore(s.commissioning);
     this.alarm.importState(s.alarm);
   }
@@ -242,6 +290,9 @@ function checkInputs(manifest: ModelManifest, a: BearingHealthArtifact, inputs: 
   const issues: string[] = [];
   if (manifest.runtime !== 'bearing_health') issues.push(`runtime is ${manifest.runtime}, expected bearing_health`);
   if (want !== got) issues.push(`manifest inputs [${got}] differ from artifact inputs [${want}]`);
+  const known = new Set(indicatorSpecs(a.indicators).map((x) => x.name));
+  const unknown = (a.scoring.alarmIndicators ?? []).filter((n) => !known.has(n));
+  if (unknown.length > 0) issues.push(`alarm indicators [${unknown.join(', ')}] are not indicators of this artifact`);
   if (a.prior.median.length !== inputs.length || a.prior.scale.length !== inputs.length) {
     issues.push(`prior has ${a.prior.median.length} medians for ${inputs.length} inputs`);
   }

@@ -1,9 +1,17 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ModelManifest } from '../../domain/model.js';
+import type { Decision, ModelManifest } from '../../domain/model.js';
 import { type BearingHealthArtifact, serializeArtifact } from './artifact.js';
 import { safeLog } from './baseline.js';
-import { median, type RunOutcome, type RunTimeline, type Summary, scoreRun, summarize } from './evaluate.js';
+import {
+  alertEpisodeStarts,
+  median,
+  type RunOutcome,
+  type RunTimeline,
+  type Summary,
+  scoreEpisodes,
+  summarize,
+} from './evaluate.js';
 import { buildManifest, type ManifestInput } from './manifest.js';
 import { BearingHealthModel } from './model.js';
 import { BearingPipeline } from './pipeline.js';
@@ -16,6 +24,11 @@ export interface RunIndicators {
   rows: Float64Array[];
   startMs: number;
   failureMs: number;
+  /**
+   * Data time at which each window's prediction became available (the live clock when the agent
+   * scored it; later than `tMs` by the cleaning look-ahead). Defaults to `tMs`.
+   */
+  availableMs?: number[];
 }
 
 export function computeRunIndicators(run: RecordedRun, artifact: BearingHealthArtifact): RunIndicators {
@@ -33,29 +46,41 @@ export function manifestFor(artifact: BearingHealthArtifact): ModelManifest {
   return buildManifest(artifact, { model: 'bearing-health-training', version: '0', sequence: 0 });
 }
 
-/** Replays one run through a fresh model, exactly as live: commissioning first, then alarms. */
-export function replayRun(artifact: BearingHealthArtifact, run: RunIndicators): RunTimeline & { scores: number[] } {
+export type RunReplay = RunTimeline & { scores: number[]; decisions: Decision[]; episodeStarts: number[] };
+
+/**
+ * Replays one run's indicators through a fresh model, as live: commissioning first, then the
+ * model's k-of-n alarm, then the agent's alert episodes (AlertManager, default policy).
+ */
+export function replayRun(artifact: BearingHealthArtifact, run: RunIndicators): RunReplay {
   const model = new BearingHealthModel(manifestFor(artifact), artifact);
-  const active: boolean[] = [];
+  const decisions: Decision[] = [];
   const scores: number[] = [];
   run.rows.forEach((row, i) => {
     const r = model.scoreAt(row, run.tMs[i]!, 0);
-    active.push(r.decision === 'alert');
+    decisions.push(r.decision);
     scores.push(r.score);
   });
   return {
     name: run.name,
     tMs: run.tMs,
-    active,
+    active: decisions.map((d) => d === 'alert'),
+    decisions,
     scores,
+    episodeStarts: alertEpisodeStarts(decisions, run.availableMs ?? run.tMs),
     commissioningEndMs: run.tMs[0]! + artifact.commissioning.durationS * 1000,
     startMs: run.startMs,
     failureMs: run.failureMs,
   };
 }
 
+/** Outcome of one replayed run under the issue's definitions, counting alert episodes. */
+export function scoreReplay(r: RunReplay): RunOutcome {
+  return scoreEpisodes({ ...r, starts: r.episodeStarts });
+}
+
 export function evaluateArtifact(artifact: BearingHealthArtifact, runs: readonly RunIndicators[]) {
-  const outcomes: RunOutcome[] = runs.map((r) => scoreRun(replayRun(artifact, r)));
+  const outcomes: RunOutcome[] = runs.map((r) => scoreReplay(replayRun(artifact, r)));
   return { outcomes, summary: summarize(outcomes) };
 }
 
@@ -100,17 +125,29 @@ export interface ThresholdChoice {
   summary: Summary;
   /** Every candidate tried, for the report. */
   tried: { threshold: number; summary: Summary }[];
+  /** Thresholds that tie with the best on detected runs and false alerts, ascending. */
+  plateau: number[];
 }
 
 /**
+ * How to pick among thresholds that detect as many runs with as few false alerts:
+ * `longest-lead` takes the one with the longest median lead (the lowest, at the edge of the
+ * false-alert cap); `plateau-middle` takes the middle of them, the choice least sensitive to one
+ * more or one fewer run.
+ */
+export type ThresholdRule = 'longest-lead' | 'plateau-middle';
+
+/**
  * Chooses the one global alert threshold on recorded runs (never per run). `maxFalseAlerts` caps
- * false alerts over all runs; among admissible thresholds the best by `better` wins.
+ * false alerts over all runs; among admissible thresholds the best by `better` wins, or with
+ * `plateau-middle` the middle of the thresholds as good on detections and false alerts.
  */
 export function chooseThreshold(
   artifact: BearingHealthArtifact,
   runs: readonly RunIndicators[],
   candidates: readonly number[],
   maxFalseAlerts = Number.POSITIVE_INFINITY,
+  rule: ThresholdRule = 'longest-lead',
 ): ThresholdChoice {
   const tried = candidates.map((threshold) => ({
     threshold,
@@ -119,7 +156,10 @@ export function chooseThreshold(
   const admissible = tried.filter((t) => t.summary.falseAlerts <= maxFalseAlerts);
   const pool = admissible.length > 0 ? admissible : tried;
   const best = pool.reduce((a, b) => (better(b.summary, a.summary) ? b : a));
-  return { ...best, tried };
+  const same = (s: Summary) => s.detected === best.summary.detected && s.falseAlerts === best.summary.falseAlerts;
+  const plateau = pool.filter((t) => same(t.summary)).sort((a, b) => a.threshold - b.threshold);
+  const pick = rule === 'plateau-middle' ? plateau[(plateau.length - 1) >> 1]! : best;
+  return { ...pick, tried, plateau: plateau.map((t) => t.threshold) };
 }
 
 export function withThreshold(a: BearingHealthArtifact, threshold: number): BearingHealthArtifact {
@@ -135,12 +175,13 @@ export function leaveOneRunOut(
   runs: readonly RunIndicators[],
   candidates: readonly number[],
   maxFalseAlertsPerRun: number,
+  rule: ThresholdRule = 'longest-lead',
 ): { outcomes: RunOutcome[]; thresholds: number[] } {
   const outcomes: RunOutcome[] = [];
   const thresholds: number[] = [];
   runs.forEach((held, i) => {
     const rest = runs.filter((_, j) => j !== i);
-    const choice = chooseThreshold(artifact, rest, candidates, maxFalseAlertsPerRun * rest.length);
+    const choice = chooseThreshold(artifact, rest, candidates, maxFalseAlertsPerRun * rest.length, rule);
     thresholds.push(choice.threshold);
     outcomes.push(...evaluateArtifact(withThreshold(artifact, choice.threshold), [held]).outcomes);
   });
@@ -167,7 +208,7 @@ export function trainBearingHealth(
   manifest: ManifestInput,
 ): TrainedModel {
   const withPrior = { ...base, prior: fitPrior(base, runs) };
-  const choice = chooseThreshold(withPrior, runs, candidates, maxFalseAlerts);
+  const choice = chooseThreshold(withPrior, runs, candidates, maxFalseAlerts, 'plateau-middle');
   const artifact = withThreshold(withPrior, choice.threshold);
   const s = choice.summary;
   const trainingMetrics = {
@@ -177,6 +218,14 @@ export function trainBearingHealth(
     false_alerts: s.falseAlerts,
   };
   return { artifact, manifest: buildManifest(artifact, { ...manifest, trainingMetrics }), choice };
+}
+
+/** Artifact bytes and manifest (with self-test vectors) of a model, as the registry receives them. */
+export function packageModel(
+  artifact: BearingHealthArtifact,
+  manifest: ManifestInput,
+): { artifactBytes: Uint8Array; manifest: ModelManifest } {
+  return { artifactBytes: serializeArtifact(artifact), manifest: buildManifest(artifact, manifest) };
 }
 
 /** Writes `artifact.json` and `manifest.json` into `dir`. */
