@@ -16,7 +16,9 @@ function block(channel: string, t0Ms: number, values: number[], flags?: number[]
 describe('RawWindowCollector', () => {
   it('emits one synchronized window per period even when one channel runs ahead', () => {
     const out: { start: number; a: number[]; b: number[] }[] = [];
-    const c = new RawWindowCollector(['a', 'b'], 3, 10, (w, start) => out.push({ start, a: [...w[0]!], b: [...w[1]!] }));
+    const c = new RawWindowCollector(['a', 'b'], 3, 10, (w, start) =>
+      out.push({ start, a: [...w[0]!], b: [...w[1]!] }),
+    );
     c.push(block('a', 0, [1, 2, 3]));
     // Channel a is already into the next period before b completes the first one.
     c.push(block('a', 10, [4, 5, 6]));
