@@ -25,9 +25,54 @@ export const ConfigSchema = z.object({
       credsFile: z.string().optional(),
       /** JetStream replicas for the streams and buckets the control plane creates (3 in a cluster). */
       replicas: z.number().int().min(1).max(5).default(1),
+      /** TLS to NATS (security): CA of the server certificate; client certificate and key for mutual TLS. */
+      tls: z
+        .object({ caFile: z.string().optional(), certFile: z.string().optional(), keyFile: z.string().optional() })
+        .prefault({}),
+      /**
+       * Decentralised auth (security): with `accountSeedFile` set, enrollment issues each agent a user JWT
+       * signed by the MILLWRIGHT account key, confined to its own subjects (files from `mwctl nats init`).
+       */
+      auth: z
+        .object({
+          /** nkey seed of the MILLWRIGHT account (signs agent user JWTs). */
+          accountSeedFile: z.string().optional(),
+          /** nkey seed of the operator: re-signs the account JWT with revocations at decommission. */
+          operatorSeedFile: z.string().optional(),
+          /** .creds of a system-account user: pushes the updated account JWT to the servers. */
+          systemCredsFile: z.string().optional(),
+          /** The servers' resolver_preload include; rewritten with each revocation so a restart keeps it. */
+          preloadFile: z.string().optional(),
+          /** Account limits written into the re-signed account JWT (as `mwctl nats init` set them). */
+          maxConsumers: z.number().int().min(1).default(10_000),
+        })
+        .prefault({}),
     })
     .prefault({}),
-  grpc: z.object({ host: z.string().default('127.0.0.1'), port: port.default(7443) }).prefault({}),
+  grpc: z
+    .object({
+      host: z.string().default('127.0.0.1'),
+      port: port.default(7443),
+      /** TLS (security): PEM certificate chain and key; with clientCaFile, client certificates are required. */
+      tls: z
+        .object({
+          certFile: z.string().optional(),
+          keyFile: z.string().optional(),
+          clientCaFile: z.string().optional(),
+        })
+        .prefault({})
+        .refine((t) => Boolean(t.certFile) === Boolean(t.keyFile), { message: 'certFile and keyFile go together' }),
+    })
+    .prefault({}),
+  /** API authentication (security). On by default. */
+  auth: z
+    .object({
+      /** DEVELOPMENT ONLY: no token checks; every caller is an admin named by x-mw-actor. */
+      disabled: z.boolean().default(false),
+      /** A file holding an admin API token (`mwt_…`) created on start if absent: the first admin. */
+      bootstrapAdminTokenFile: z.string().optional(),
+    })
+    .prefault({}),
   http: z.object({ host: z.string().default('127.0.0.1'), port: port.default(8080) }).prefault({}),
   s3: z
     .object({
@@ -66,6 +111,23 @@ export const ConfigSchema = z.object({
     .object({
       /** How often a replica tries to become leader of a singleton (health sweeper, rollout controller). */
       retryS: z.number().positive().max(300).default(5),
+    })
+    .prefault({}),
+  rollouts: z
+    .object({
+      /** Reconcile period of the rollout controller (leader only). */
+      tickMs: z.number().int().min(50).max(60_000).default(1000),
+      /** An agent updating longer than this no longer holds its site's parallel-update slot. */
+      stuckAfterS: z.number().positive().default(600),
+    })
+    .prefault({}),
+  /** Retraining handoff (docs/RETRAINING.md): the leader's dataset projection and trigger loop. */
+  retraining: z
+    .object({
+      /** How often the leader projects new records into datasets and evaluates retraining triggers. */
+      intervalS: z.number().positive().max(3600).default(60),
+      /** Lease of a claimed request when the trainer asks for none (renewed by progress reports). */
+      defaultLeaseS: z.number().int().positive().max(86_400).default(600),
     })
     .prefault({}),
   ingest: z
@@ -109,6 +171,38 @@ export const ConfigSchema = z.object({
         .int()
         .min(1)
         .default(256 * 1024 * 1024),
+    })
+    .prefault({}),
+  /** The web dashboard on the HTTP port (`/`, `/api/...`, live updates on `/api/events`). */
+  dashboard: z
+    .object({
+      enabled: z.boolean().default(true),
+      /** How often live viewers' fleet overview is recomputed (only while someone watches). */
+      pollMs: z.number().int().min(200).max(60_000).default(2000),
+      /** Window of recent drift and drop reports shown as needing attention. */
+      signalsWindowS: z.number().int().min(10).default(900),
+    })
+    .prefault({}),
+  /** Alert rules evaluated by the leader and delivered to webhooks (also `mwctl alerts rules`). */
+  notifications: z
+    .object({
+      enabled: z.boolean().default(true),
+      intervalS: z.number().positive().max(3600).default(30),
+      /** Window of drift and drop reports the rules look at. */
+      windowS: z.number().int().min(10).default(900),
+      webhookTimeoutS: z.number().positive().max(60).default(5),
+      /** Rules from config, created or replaced on start: `{id, kind, params, webhookUrl, enabled}`. */
+      rules: z
+        .array(
+          z.object({
+            id: z.string().min(1),
+            kind: z.string().min(1),
+            params: z.record(z.string(), z.number()).default({}),
+            webhookUrl: z.string().url(),
+            enabled: z.boolean().default(true),
+          }),
+        )
+        .default([]),
     })
     .prefault({}),
 });

@@ -13,6 +13,13 @@ export const REDACT_PATHS = [
   '*.url',
   '*.creds',
   '*.seed',
+  // security: agent user JWTs, nkey seeds, API token secrets, bearer headers.
+  '*.natsUserJwt',
+  '*.nkeySeed',
+  '*.bootstrapCredsFile',
+  '*.adminToken',
+  'authorization',
+  '*.headers.authorization',
   'config.database.url',
   'config.s3.secretAccessKey',
 ];

@@ -12,7 +12,7 @@ import { connectNats } from './adapters/nats/connect.js';
 import { JetStreamDeadLetters } from './adapters/nats/dead-letters.js';
 import { HeartbeatIngest } from './adapters/nats/heartbeats.js';
 import { RecordBatchConsumer } from './adapters/nats/records.js';
-import { ensureTopology } from './adapters/nats/topology.js';
+import { ensureTopology, keepTopology } from './adapters/nats/topology.js';
 import { KvWatermarks } from './adapters/nats/watermarks.js';
 import { openDb, runMigrations } from './adapters/postgres/db.js';
 import { PostgresFleetStore } from './adapters/postgres/fleet-store.js';
@@ -25,7 +25,12 @@ import { FleetService } from './fleet/service.js';
 import { promIngestMetrics } from './ingest/metrics.js';
 import { RecordIngest } from './ingest/records.js';
 import { createLogger } from './logger.js';
+import { createDashboardWiring } from './main-dashboard.js';
 import { createFleetWiring } from './main-fleet.js';
+import { createRetrainingWiring } from './main-retraining.js';
+import { wireRollouts } from './main-rollouts.js';
+import { createSecurityWiring } from './main-security.js';
+import { rolloutCanaryStarter } from './retraining/rollout-canary.js';
 import { VERSION } from './version.js';
 import { wireRegistry } from './wire-registry.js';
 
@@ -61,21 +66,39 @@ export async function startControlPlane(config: Readonly<Config>) {
     log.info('db.migrated');
   }
   const dbh = openDb(config.database.url, config.database.poolSize);
+  // Ingest writes get their own connections (two record flushes, one heartbeat flush): a burst of
+  // flushes never queues an API read behind it in the pool.
+  const ingestDbh = openDb(config.database.url, 3);
   const nc = await connectNats({
     url: config.nats.url,
     credsFile: config.nats.credsFile,
+    tls: config.nats.tls,
     name: `cp-${config.replicaId}`,
   });
   const jsm = await jetstreamManager(nc);
   await ensureTopology(nc, jsm, config.nats.replicas);
+  void keepTopology(nc, jsm, config.nats.replicas, {
+    onEnsured: () => log.info('nats.topology.ensured'),
+    onError: (err) => log.warn({ err }, 'nats.topology.failed'),
+  });
   const js = jetstream(nc);
   const thresholds = {
     staleAfterMs: config.health.staleAfterS * 1000,
     offlineAfterMs: config.health.offlineAfterS * 1000,
   };
-  const store = new PostgresFleetStore({ db: dbh.db, sql: dbh.sql, thresholds });
+  const store = new PostgresFleetStore({ db: dbh.db, sql: dbh.sql, thresholds, writeDb: ingestDbh.db });
   const fleet = new FleetService({ store, clock: systemClock });
-  const fleetAdmin = createFleetWiring({ config, db: dbh.db, nc, fleetStore: store, log, metrics: registry });
+  const security = createSecurityWiring({ config, db: dbh.db, log, metrics: registry });
+  await security.start();
+  const fleetAdmin = createFleetWiring({
+    config,
+    db: dbh.db,
+    nc,
+    fleetStore: store,
+    log,
+    metrics: registry,
+    ...(security.credentials ? { credentials: security.credentials } : {}),
+  });
   const dlq = new JetStreamDeadLetters({ js, now: systemClock.now, onDeadLetter: (code) => deadLetters.inc({ code }) });
   const heartbeats = new HeartbeatIngest({
     consumer: await js.consumers.get(subjects.STREAMS.heartbeats, subjects.CONSUMERS.heartbeats),
@@ -98,7 +121,7 @@ export async function startControlPlane(config: Readonly<Config>) {
   const records = new RecordBatchConsumer({
     consumer: await js.consumers.get(subjects.STREAMS.records, subjects.CONSUMERS.records),
     ingest: new RecordIngest({
-      store: new PostgresRecordStore({ sql: dbh.sql, insertMode: config.ingest.recordsInsertMode }),
+      store: new PostgresRecordStore({ sql: ingestDbh.sql, insertMode: config.ingest.recordsInsertMode }),
       blobs: new S3SampleStore({ client: samplesS3, bucket: config.s3.bucket }),
       watermarks: new KvWatermarks({ kv: await new Kvm(js).open(subjects.KV.watermark), now: systemClock.now }),
       metrics: promIngestMetrics(registry),
@@ -115,17 +138,67 @@ export async function startControlPlane(config: Readonly<Config>) {
   records.start();
   // One S3 client for the process: the sample store and the model registry share it.
   const modelRegistry = await wireRegistry({ config, db: dbh.db, s3: samplesS3, log });
-  const grpc = await startGrpcServer(config.grpc.host, config.grpc.port, [
-    fleetServiceBinding({ fleet, ...fleetAdmin.api, log: log.child({ component: 'grpc' }) }),
-    modelRegistry.binding,
-  ]);
+  const rollouts = await wireRollouts({
+    config,
+    db: dbh.db,
+    sql: dbh.sql,
+    nc,
+    js,
+    registry: modelRegistry.registry,
+    deadLetters: dlq,
+    log,
+    metrics: registry,
+  });
+  const canary = rolloutCanaryStarter((spec, caller) => rollouts.service.start(spec, caller));
+  const retraining = createRetrainingWiring({
+    config,
+    sql: dbh.sql,
+    s3: samplesS3,
+    js,
+    registry: modelRegistry.registry,
+    metrics: registry,
+    log,
+    canary,
+  });
+  const grpc = await startGrpcServer(
+    config.grpc.host,
+    config.grpc.port,
+    [
+      fleetServiceBinding({
+        fleet,
+        ...fleetAdmin.api,
+        stopAllRollouts: (why, who) => rollouts.service.stopAll(why, who),
+        log: log.child({ component: 'grpc' }),
+      }),
+      modelRegistry.binding,
+      rollouts.binding,
+      retraining.binding,
+      security.admin,
+    ],
+    security.grpc,
+  );
   let ready = true;
+  const dashboard = createDashboardWiring({
+    config,
+    dbh,
+    nc,
+    fleet,
+    ...fleetAdmin.api,
+    registry: modelRegistry.registry,
+    rollouts: rollouts.service,
+    log,
+    metrics: registry,
+  });
+  await dashboard.start();
   const http = await startHttpServer({
     host: config.http.host,
     port: config.http.port,
     registry,
     ready: () => ready && !nc.isClosed(),
+    routes: dashboard.routes,
   });
+  retraining.start();
+  rollouts.start();
   log.info({ grpcPort: grpc.port, httpPort: http.port }, 'control_plane.ready');
 
   return {
@@ -135,12 +208,17 @@ export async function startControlPlane(config: Readonly<Config>) {
       ready = false;
       log.info('control_plane.stopping');
       await grpc.stop();
+      await dashboard.stop();
       await heartbeats.stop();
       await fleetAdmin.stop();
       await records.stop();
+      await rollouts.stop();
+      await retraining.stop();
       await nc.drain();
+      await security.stop();
       await http.stop();
       await dbh.close();
+      await ingestDbh.close();
       samplesS3.destroy();
       log.info('control_plane.stopped');
     },

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { CaptureConfigSchema } from './capture/policy.js';
 import { AssetDriftConfigSchema, ChannelCleaningConfigSchema } from './cleaning/config.js';
 import { type ConfigSources, loadConfigWith } from './config-loader.js';
 import { ChannelFeatureConfigSchema } from './features/config.js';
@@ -21,6 +22,10 @@ export const AgentConfigSchema = z.object({
       url: z.string().min(1).default('nats://127.0.0.1:4222'),
       /** The agent's own NATS user credentials, issued at enrollment. */
       credsFile: z.string().optional(),
+      /** TLS (security): CA to trust; client certificate and key for mutual TLS. */
+      tls: z
+        .object({ caFile: z.string().optional(), certFile: z.string().optional(), keyFile: z.string().optional() })
+        .prefault({}),
     })
     .prefault({}),
   heartbeat: z.object({ intervalS: z.number().positive().max(3600).default(5) }).prefault({}),
@@ -30,6 +35,8 @@ export const AgentConfigSchema = z.object({
       enabled: z.boolean().default(true),
       /** Site bootstrap token from `mwctl tokens create`; a secret, so prefer MW_ENROLL_BOOTSTRAP_TOKEN_FILE. */
       bootstrapToken: z.string().min(1).optional(),
+      /** NATS .creds of the shared bootstrap user (may only send enrollment requests), from `mwctl nats init`. */
+      bootstrapCredsFile: z.string().optional(),
       /** How long to wait for the control plane's answer to one enrollment request. */
       timeoutS: z.number().positive().max(300).default(10),
     })
@@ -108,6 +115,8 @@ export const AgentConfigSchema = z.object({
     })
     .prefault({}),
   reports: z.object({ intervalS: z.number().positive().default(10) }).prefault({}),
+  /** Training-data capture and drift histograms (docs/RETRAINING.md); a desired-state CapturePolicy overrides it. */
+  capture: CaptureConfigSchema.prefault({}),
   /** Pinned artifact signing keys (base64 raw ed25519); several during a rotation. Enrollment adds its own. */
   trust: z.object({ keys: z.array(z.string().min(1)).default([]) }).prefault({}),
   update: z

@@ -12,20 +12,25 @@ import {
   cleaningRecord,
   dropRecord,
   featuresRecord,
+  histogramsRecord,
   labelRecord,
   modelStatsRecord,
   predictionRecord,
   RecordClass,
+  sampleRecord,
 } from './adapters/proto/records.js';
 import { AlertManager } from './alerts/alert-manager.js';
 import { DurableBuffer } from './buffer/durable-buffer.js';
 import type { RecordClassName } from './buffer/record-class.js';
 import type { AppendEntry, ClassCounts } from './buffer/types.js';
+import type { CapturePolicySource } from './capture/policy.js';
+import { CaptureStage } from './capture/stage.js';
 import type { AgentConfig } from './config.js';
 import type { ChannelSpec, Source } from './domain/channel.js';
 import type { AlertEvent, PredictionEvent } from './domain/prediction.js';
 import { createSources, startSources, stopSources, systemClock } from './ingest/index.js';
 import { EdgePipeline, type ModelProvider } from './pipeline/edge-pipeline.js';
+import { registerSyncLagMetrics } from './sync/metrics.js';
 import type { BatchPublisher, WatermarkFeed } from './sync/ports.js';
 import { RecordSync } from './sync/record-sync.js';
 
@@ -33,6 +38,7 @@ const CLASS_NAME: Record<number, RecordClassName> = {
   [RecordClass.RECORD_CLASS_PREDICTION]: 'PREDICTION',
   [RecordClass.RECORD_CLASS_ANOMALOUS]: 'ANOMALOUS',
   [RecordClass.RECORD_CLASS_TELEMETRY]: 'TELEMETRY',
+  [RecordClass.RECORD_CLASS_CAPTURE]: 'CAPTURE',
 };
 
 export interface DataPlaneDeps {
@@ -43,6 +49,8 @@ export interface DataPlaneDeps {
   /** Built once the buffer id is known (the NATS side lives in main). */
   makeUplink: (bufferId: string) => { publisher: BatchPublisher; watermarks: WatermarkFeed };
   bootId: string;
+  /** The desired state's capture policy (absent: the config's `capture.*` only). */
+  capturePolicies?: CapturePolicySource;
 }
 
 /**
@@ -53,6 +61,7 @@ export class DataPlane {
   readonly buffer: DurableBuffer;
   readonly sync: RecordSync;
   readonly pipeline: EdgePipeline;
+  readonly capture: CaptureStage;
   private readonly recent: PredictionEvent[] = [];
   private readonly known = new Set<string>();
   private pending: AppendEntry[] = [];
@@ -74,7 +83,23 @@ export class DataPlane {
     const log = deps.log.child({ component: 'pipeline' });
     this.buffer = buffer;
     this.m = makeMetrics(deps.metrics);
+    const startedMs = Date.now();
+    registerSyncLagMetrics(
+      deps.metrics,
+      () => ({ sync: this.sync.stats, ...this.buffer.stats(), startedMs }),
+      Date.now,
+    );
     const channels = sources.flatMap((s) => s.channels);
+    this.capture = new CaptureStage({
+      config: config.capture,
+      channels,
+      now: Date.now,
+      random: Math.random,
+      emitSample: (w) => this.enqueue(RecordClass.RECORD_CLASS_CAPTURE, Date.now(), sampleRecord(w, Date.now())),
+      emitHistograms: (h) => this.enqueue(RecordClass.RECORD_CLASS_REPORT, h.endMs, histogramsRecord(h)),
+      metrics: deps.metrics,
+      log: log.child({ component: 'capture' }),
+    });
     this.pipeline = new EdgePipeline({
       agentId: config.agentId,
       bootId: deps.bootId,
@@ -163,7 +188,13 @@ export class DataPlane {
     this.flushTimer = setInterval(() => this.flush(), 50);
     this.reportTimer = setInterval(() => this.report(), config.reports.intervalS * 1000);
     await this.sync.start();
-    await startSources(this.sources, this.pipeline.accept);
+    await this.deps.capturePolicies?.start((p) => this.capture.setDesired(p));
+    const capture = this.capture.accept;
+    const pipeline = this.pipeline.accept;
+    await startSources(this.sources, (b) => {
+      capture(b);
+      pipeline(b);
+    });
     this.api = await startAgentApi({
       host: config.http.host,
       port: config.http.port,
@@ -184,7 +215,8 @@ export class DataPlane {
     await stopSources(this.sources);
     clearInterval(this.flushTimer);
     clearInterval(this.reportTimer);
-    this.report();
+    await this.deps.capturePolicies?.stop();
+    this.report(true);
     await this.flush();
     await this.api?.stop();
     await this.sync.stop();
@@ -226,6 +258,7 @@ export class DataPlane {
     this.m.predictions.inc({ decision: p.decision });
     this.m.latency.observe(p.latencyUs / 1e6);
     this.alerts.observe(p);
+    this.capture.onPrediction(p, this.deps.models.active()!.manifest, f.values);
     const anomalous =
       p.decision === 'alert' ||
       (p.score >= this.deps.models.active()!.manifest.output.uncertainLow && p.decision !== 'unknown');
@@ -250,6 +283,8 @@ export class DataPlane {
   private async submitLabel(l: Parameters<typeof labelRecord>[0]): Promise<{ seq: number }> {
     if (!this.known.has(l.predictionId)) throw new Error(`unknown prediction ${l.predictionId}`);
     const seq = await this.buffer.append([{ cls: 'LABEL', tsMs: Date.now(), body: labelRecord(l, Date.now()) }]);
+    // After the label is durable, so its record precedes the context windows it keeps.
+    this.capture.onLabel(l.predictionId, Date.now());
     this.sync.notify();
     return { seq };
   }
@@ -279,8 +314,9 @@ export class DataPlane {
     this.m.unsent.set(s.unsent);
   }
 
-  private report(): void {
+  private report(final = false): void {
     const now = Date.now();
+    this.capture.report(now, final);
     const start = this.lastReportMs;
     this.lastReportMs = now;
     const quality = this.pipeline.takeQuality();

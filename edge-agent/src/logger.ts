@@ -11,6 +11,13 @@ export const REDACT_PATHS = [
   '*.url',
   '*.bootstrapToken',
   '*.authorization',
+  // security: agent user JWTs, nkey seeds, API token secrets, bearer headers.
+  '*.natsUserJwt',
+  '*.nkeySeed',
+  '*.bootstrapCredsFile',
+  '*.adminToken',
+  'authorization',
+  '*.headers.authorization',
 ];
 
 export function createLogger(opts: { level: string; version: string; agentId: string; siteId: string }): Logger {

@@ -4,6 +4,7 @@ import { readFileSync, realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { bufferStatus } from './adapters/nats/buffer-status.js';
+import { KvCapturePolicySource } from './adapters/nats/capture-policy.js';
 import { connectNats } from './adapters/nats/connect.js';
 import { NatsEnrollClient, nkeyUserKeys } from './adapters/nats/enroll.js';
 import { HeartbeatPublisher } from './adapters/nats/heartbeat.js';
@@ -38,14 +39,21 @@ export async function startAgent(config: Readonly<AgentConfig>) {
       agentVersion: VERSION,
     },
     settings: { ...config.enroll, timeoutMs: config.enroll.timeoutS * 1000 },
-    client: new NatsEnrollClient({ url: config.nats.url, agentId: config.agentId }),
+    client: new NatsEnrollClient({
+      url: config.nats.url,
+      agentId: config.agentId,
+      credsFile: config.enroll.bootstrapCredsFile,
+      tls: config.nats.tls,
+    }),
     keys: nkeyUserKeys,
     log: log.child({ component: 'enroll' }),
     now: Date.now,
   });
   const credsFile = config.nats.credsFile ?? identity?.credsFile;
   // Offline first: connect in the background; inference starts now from the model on local disk.
-  const link = new NatsLink(connectNats({ url: config.nats.url, credsFile, agentId: config.agentId }));
+  const link = new NatsLink(
+    connectNats({ url: config.nats.url, credsFile, agentId: config.agentId, tls: config.nats.tls }),
+  );
   void link.ready.then(() => log.info('nats.connected'));
   const metrics = new Registry();
   collectDefaultMetrics({ register: metrics });
@@ -60,6 +68,12 @@ export async function startAgent(config: Readonly<AgentConfig>) {
     models: slots,
     bootId: randomBytes(4).toString('hex'),
     makeUplink: (bufferId) => uplink({ link, config, bufferId, log }),
+    capturePolicies: new KvCapturePolicySource({
+      nc: () => link.connection(),
+      siteId: config.siteId,
+      agentId: config.agentId,
+      onError: (err) => log.warn({ err }, 'capture.policy.watch_failed'),
+    }),
   });
   await dataPlane.start();
   const heartbeat = new HeartbeatPublisher({

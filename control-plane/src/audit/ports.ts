@@ -32,4 +32,6 @@ export class MemoryAuditLog implements AuditLog {
 export interface Caller {
   actor: string;
   source: string;
+  /** Role of the verified API token (security): spread into audit entries as their actorRole. */
+  actorRole?: string;
 }

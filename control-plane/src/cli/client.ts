@@ -1,4 +1,4 @@
-import { type Client, credentials, Metadata, type ServiceError, status } from '@grpc/grpc-js';
+import { type ChannelCredentials, type Client, credentials, Metadata, type ServiceError, status } from '@grpc/grpc-js';
 
 /** Exit codes scripts can rely on (documented in docs/CLI.md). */
 export const EXIT = {
@@ -45,6 +45,8 @@ export class CliError extends Error {
 
 export interface CallOptions {
   token?: string;
+  /** TLS channel (`--ca FILE` / MW_CA_FILE); plaintext when absent. */
+  channel?: ChannelCredentials;
   /** Sent as `x-mw-actor` for audit entries until API tokens identify the caller (security issue). */
   actor?: string;
   timeoutMs: number;
@@ -76,3 +78,13 @@ export function call<Req, Res>(
 }
 
 export const insecure = credentials.createInsecure;
+
+/** The channel of a command: TLS when `--ca` was given, else plaintext (development). */
+export function channelOf(opts: Pick<CallOptions, 'channel'>): ChannelCredentials {
+  return opts.channel ?? credentials.createInsecure();
+}
+
+/** TLS trusting the PEM CA (and presenting a client certificate when given). */
+export function tlsChannel(caPem: Buffer, client?: { certPem: Buffer; keyPem: Buffer }): ChannelCredentials {
+  return credentials.createSsl(caPem, client?.keyPem ?? null, client?.certPem ?? null);
+}

@@ -1,6 +1,6 @@
 import { type Agent, AgentHealth, agentHealthFromJSON, agentHealthToJSON, FleetServiceClient } from '@millwright/proto';
 import type { ParsedArgs } from './args.js';
-import { type CallOptions, CliError, call, EXIT, insecure } from './client.js';
+import { type CallOptions, CliError, call, channelOf, EXIT } from './client.js';
 import { parseDuration } from './duration.js';
 import { ago, labels, table } from './format.js';
 
@@ -80,7 +80,7 @@ async function fleetHistory(client: FleetServiceClient, id: string, args: Parsed
 }
 
 export async function fleetCommand(args: ParsedArgs, opts: CallOptions & { server: string }): Promise<string> {
-  const client = new FleetServiceClient(opts.server, insecure());
+  const client = new FleetServiceClient(opts.server, channelOf(opts));
   try {
     const [sub, id] = args.positionals;
     if (sub === 'ls') return await fleetLs(client, args, opts);

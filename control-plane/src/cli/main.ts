@@ -3,18 +3,24 @@
  * mwctl: the platform team's CLI. Talks to the control plane's gRPC API (MW_SERVER or --server).
  * Exit codes: see client.ts EXIT and docs/CLI.md.
  */
-import { realpathSync } from 'node:fs';
+import { readFileSync, realpathSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { pathToFileURL } from 'node:url';
 import { runMigrations } from '../adapters/postgres/db.js';
+import { ALERTS_USAGE, alertsCommand } from './alerts.js';
 import { type ParsedArgs, parseArgs } from './args.js';
-import { CliError, EXIT } from './client.js';
+import { AUDIT_USAGE, auditCommand } from './audit.js';
+import { CliError, EXIT, tlsChannel } from './client.js';
 import { fleetCommand } from './fleet.js';
 import { MODELS_USAGE, modelsCommand } from './models.js';
+import { NATS_USAGE, natsCommand } from './nats-auth.js';
+import { RETRAINING_USAGE, retrainingCommand } from './retraining.js';
+import { ROLLOUTS_USAGE, rolloutsCommand, stopRollouts } from './rollouts.js';
 import { sitesCommand } from './sites.js';
 import { tokensCommand } from './tokens.js';
+import { TOKENS_API_USAGE, tokensApiCommand } from './tokens-api.js';
 
-const USAGE = `usage: mwctl [--server HOST:PORT] [--token TOKEN] [--json] COMMAND
+const USAGE = `usage: mwctl [--server HOST:PORT] [--token TOKEN] [--ca FILE] [--json] COMMAND
 
 commands:
   fleet ls [--site S] [--line L] [--label k=v]... [--health online|stale|offline|decommissioned] [--limit N]
@@ -26,16 +32,32 @@ commands:
   sites create|update SITE_ID [--name N] [--tz ZONE] [--line ID[=NAME]]... [--window 'CRON for DURATION']...
   tokens create --site SITE_ID [--ttl 24h] [--max-uses N]
   tokens revoke TOKEN_ID
+${TOKENS_API_USAGE}
+${AUDIT_USAGE}
+${NATS_USAGE}
 ${MODELS_USAGE}
+${ALERTS_USAGE}
+${ROLLOUTS_USAGE}
+${RETRAINING_USAGE}
   migrate [--database-url URL]       apply database migrations (also done by mw-control-plane on start)
 
-environment: MW_SERVER (default 127.0.0.1:7443), MW_TOKEN, MW_DATABASE_URL, MW_ACTOR (--actor; default the OS user)`;
+environment: MW_SERVER (default 127.0.0.1:7443), MW_TOKEN, MW_CA_FILE, MW_DATABASE_URL, MW_ACTOR (--actor; default the OS user)`;
 
 function osUser(): string | undefined {
   try {
     return userInfo().username;
   } catch {
     return undefined;
+  }
+}
+
+/** `--ca FILE`: TLS to the control plane trusting that CA. */
+function tlsOption(caFile: string | undefined) {
+  if (!caFile) return {};
+  try {
+    return { channel: tlsChannel(readFileSync(caFile)) };
+  } catch (err) {
+    throw new CliError(`--ca: cannot read ${caFile}: ${(err as Error).message}`, EXIT.USAGE);
   }
 }
 
@@ -49,14 +71,28 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv): Promise<strin
     token: args.flags.token?.[0] ?? env.MW_TOKEN,
     timeoutMs: Number(args.flags.timeout?.[0] ?? 15_000),
     actor: args.flags.actor?.[0] ?? env.MW_ACTOR ?? osUser(),
+    ...tlsOption(args.flags.ca?.[0] ?? env.MW_CA_FILE),
   };
   switch (command) {
     case 'fleet':
+      if (rest[0] === 'stop-rollouts') return stopRollouts(sub, opts);
       return fleetCommand(sub, opts);
+    case 'rollouts':
+      return rolloutsCommand(sub, opts);
     case 'sites':
       return sitesCommand(sub, opts);
     case 'tokens':
       return tokensCommand(sub, opts);
+    case 'tokens-api':
+      return tokensApiCommand(sub, opts, env);
+    case 'audit':
+      return auditCommand(sub, opts);
+    case 'nats':
+      return natsCommand(sub);
+    case 'retraining':
+      return retrainingCommand(sub, opts);
+    case 'alerts':
+      return alertsCommand(sub, opts, env);
     case 'models':
       return modelsCommand(sub, opts);
     case 'migrate': {

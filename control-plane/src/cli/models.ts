@@ -12,7 +12,7 @@ import {
   TrustKey,
 } from '@millwright/proto';
 import type { ParsedArgs } from './args.js';
-import { type CallOptions, CliError, call, EXIT, exitCodeFor, insecure } from './client.js';
+import { type CallOptions, CliError, call, channelOf, EXIT, exitCodeFor } from './client.js';
 import { table } from './format.js';
 import { formatBytes, Progress } from './progress.js';
 
@@ -35,7 +35,7 @@ type Opts = CallOptions & { server: string };
 type Client = ModelRegistryServiceClient;
 
 export async function modelsCommand(args: ParsedArgs, opts: Opts): Promise<string> {
-  const client = new ModelRegistryServiceClient(opts.server, insecure());
+  const client = new ModelRegistryServiceClient(opts.server, channelOf(opts));
   try {
     const [sub, ...pos] = args.positionals;
     switch (sub) {

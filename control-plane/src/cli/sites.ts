@@ -1,6 +1,6 @@
 import { FleetServiceClient, type Line, type MaintenanceWindow, type Site } from '@millwright/proto';
 import type { ParsedArgs } from './args.js';
-import { type CallOptions, CliError, call, EXIT, insecure } from './client.js';
+import { type CallOptions, CliError, call, channelOf, EXIT } from './client.js';
 import { formatDuration, parseDuration } from './duration.js';
 import { table } from './format.js';
 
@@ -10,7 +10,7 @@ const USAGE = `usage: mwctl sites ls
        mwctl sites update SITE_ID [--name N] [--tz ZONE] [--line ID[=NAME]]... [--window 'CRON for DURATION'|none]...`;
 
 export async function sitesCommand(args: ParsedArgs, opts: CallOptions & { server: string }): Promise<string> {
-  const client = new FleetServiceClient(opts.server, insecure());
+  const client = new FleetServiceClient(opts.server, channelOf(opts));
   try {
     const [sub, id] = args.positionals;
     if (sub === 'ls') return await sitesLs(client, args, opts);

@@ -1,6 +1,6 @@
 import { FleetServiceClient } from '@millwright/proto';
 import type { ParsedArgs } from './args.js';
-import { type CallOptions, CliError, call, EXIT, insecure } from './client.js';
+import { type CallOptions, CliError, call, channelOf, EXIT } from './client.js';
 import { parseDuration } from './duration.js';
 
 const USAGE = `usage: mwctl tokens create --site SITE_ID [--ttl 24h] [--max-uses N]
@@ -8,7 +8,7 @@ const USAGE = `usage: mwctl tokens create --site SITE_ID [--ttl 24h] [--max-uses
 
 /** Site bootstrap tokens for enrolling agents. */
 export async function tokensCommand(args: ParsedArgs, opts: CallOptions & { server: string }): Promise<string> {
-  const client = new FleetServiceClient(opts.server, insecure());
+  const client = new FleetServiceClient(opts.server, channelOf(opts));
   try {
     const [sub, id] = args.positionals;
     if (sub === 'create') return await create(client, args, opts);

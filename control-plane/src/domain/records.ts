@@ -13,6 +13,7 @@ export const RECORD_KINDS = [
   'cleaning',
   'drops',
   'model_stats',
+  'histograms',
 ] as const;
 export type RecordKind = (typeof RECORD_KINDS)[number];
 

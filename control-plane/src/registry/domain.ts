@@ -91,6 +91,9 @@ export interface SignedPayloadData {
   sha256: string;
   sizeBytes: number;
   signedAtMs: number;
+  /** Set only on an explicit rollback: lets agents move to this older version from `rollbackFrom`. */
+  rollback?: boolean;
+  rollbackFrom?: string;
 }
 
 export interface AliasChange {

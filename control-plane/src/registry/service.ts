@@ -1,4 +1,4 @@
-import { AlreadyExistsError, InvalidArgumentError, NotFoundError } from '../domain/errors.js';
+import { AlreadyExistsError, InvalidArgumentError, NotFoundError, PreconditionError } from '../domain/errors.js';
 import type { RegistryDeps } from './deps.js';
 import {
   type AliasChange,
@@ -12,6 +12,7 @@ import {
   type Model,
   type ModelVersion,
   type TrustKey,
+  type VersionSignature,
 } from './domain.js';
 import { type UploadHeader, uploadVersion } from './upload.js';
 
@@ -162,6 +163,28 @@ export class RegistryService {
     const ttlS = this.deps.limits.presignTtlS;
     const expiresAtMs = this.deps.now() + ttlS * 1000;
     return { url: await this.deps.artifacts.presignGet(version.artifactKey, ttlS), expiresAtMs };
+  }
+
+  /**
+   * Signs an explicit rollback to `version` away from `from` (SignedPayload rollback = true,
+   * rollback_from = from): the only way an agent accepts an older sequence, bound to one transition.
+   * @throws PreconditionError without a signing key; NotFoundError for an unknown version.
+   */
+  async signRollback(model: string, version: string, from: string): Promise<VersionSignature> {
+    checkVersion('from', from);
+    const signer = this.deps.signer;
+    if (!signer) throw new PreconditionError('no signing key is configured (signing.keyFile)', { field: 'signing' });
+    const v = await this.getVersion(model, version);
+    const payload = this.deps.encodePayload({
+      manifest: v.manifest,
+      sha256: v.sha256,
+      sizeBytes: v.sizeBytes,
+      signedAtMs: this.deps.now(),
+      rollback: true,
+      rollbackFrom: from,
+    });
+    const b64 = (b: Uint8Array) => Buffer.from(b).toString('base64');
+    return { keyId: signer.keyId, signature: b64(signer.sign(payload)), payload: b64(payload) };
   }
 
   listTrustKeys(): Promise<TrustKey[]> {

@@ -18,6 +18,7 @@ describe('mwctl models: push an artifact through the real binaries and read it b
   let s3: S3Server;
   let cp: ControlPlaneProcess;
   let dir: string;
+  let botToken = '';
   const artifact = Buffer.from(`${JSON.stringify({ weights: [0.5, -0.25, 2], intercept: -1 })}\n`);
   const sha256 = createHash('sha256').update(artifact).digest('hex');
 
@@ -36,6 +37,18 @@ describe('mwctl models: push an artifact through the real binaries and read it b
       MW_S3_FORCE_PATH_STYLE: 'true',
       MW_SIGNING_DEV_KEY_DIR: join(dir, 'keys'),
     });
+    // The acting user in audit entries and alias history is the API token's name.
+    const bot = await mwctl([
+      'tokens-api',
+      'create',
+      'e2e-bot',
+      '--role',
+      'platform',
+      '--json',
+      '--server',
+      cp.grpcAddr,
+    ]);
+    botToken = (JSON.parse(bot.stdout) as { secret: string }).secret;
     await writeFile(join(dir, 'model.json'), artifact);
     // The documented manifest format: proto3 JSON of ArtifactManifest (docs/CLI.md).
     const margin = (x: number[]) => -1 + 0.5 * x[0]! - 0.25 * x[1]! + 2 * x[2]!;
@@ -63,7 +76,7 @@ describe('mwctl models: push an artifact through the real binaries and read it b
     await Promise.all([nats?.dispose(), pg?.dispose(), s3?.dispose()]);
   });
 
-  const ctl = (...args: string[]) => mwctl([...args, '--server', cp.grpcAddr], { MW_ACTOR: 'e2e-bot' });
+  const ctl = (...args: string[]) => mwctl([...args, '--server', cp.grpcAddr], { MW_TOKEN: botToken });
 
   it('pushes with --create, prints one progress line off a terminal, and reads the version back', async () => {
     const push = await ctl(

@@ -41,6 +41,9 @@ export class ManagedProcess {
   async start(): Promise<this> {
     await mkdir(dirname(this.opts.logFile), { recursive: true });
     this.log = createWriteStream(this.opts.logFile, { flags: 'a' });
+    // A full disk (the ENOSPC fault test keeps logs on the filesystem it fills) must not crash the
+    // test runner; the in-memory output still holds what the process said.
+    this.log.on('error', () => {});
     this.output = '';
     this.exitCode = undefined;
     const child = spawn(this.opts.command, this.opts.args, {

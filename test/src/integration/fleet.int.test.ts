@@ -35,7 +35,8 @@ const FAST_HEALTH = {
 };
 
 async function ctl(cp: ControlPlaneProcess, ...args: string[]) {
-  return mwctl([...args, '--server', cp.grpcAddr], { MW_ACTOR: 'alice' });
+  // The audit actor is the authenticated token's name (the harness's bootstrap admin token).
+  return mwctl([...args, '--server', cp.grpcAddr]);
 }
 
 async function ctlJson<T>(cp: ControlPlaneProcess, ...args: string[]): Promise<T> {
@@ -256,7 +257,7 @@ describe('fleet registry: sites, enrollment, decommissioning and the health time
     try {
       const rows =
         await sql`select actor, reason from audit_log where action = 'agent.decommission' and target = 'press-01'`;
-      expect(rows).toEqual([{ actor: 'alice', reason: 'scrapped' }]);
+      expect(rows).toEqual([{ actor: 'bootstrap-admin', reason: 'scrapped' }]);
     } finally {
       await sql.end();
     }

@@ -1,5 +1,7 @@
 import { createHash } from 'node:crypto';
-import { mkdtemp } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
@@ -9,15 +11,22 @@ import { startControlPlane } from '@millwright/control-plane/main.js';
 import { verifyEd25519 } from '@millwright/control-plane/registry/signing.js';
 import { mlpForward, mlpOnnx, randomMlp, seededRandom } from '@millwright/edge-agent/inference/testkit.js';
 import {
+  AdminServiceClient,
   type ArtifactManifest,
   ModelRegistryServiceClient,
   ModelRuntime,
   type ModelVersion,
+  Role,
   SignedPayload,
 } from '@millwright/proto';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { NatsServer, PostgresServer, S3Server } from '../harness/index.js';
+import { HARNESS_ADMIN_TOKEN, NatsServer, PostgresServer, REPO_ROOT, S3Server } from '../harness/index.js';
+
+/** grpc-js, borrowed from the control plane (not a test dependency), for the upload stream's bearer token. */
+const grpc = createRequire(join(REPO_ROOT, 'control-plane/package.json'))('@grpc/grpc-js') as {
+  Metadata: new () => { set(k: string, v: string): void };
+};
 
 /** gRPC status codes (stable across implementations). */
 const CODE = { INVALID_ARGUMENT: 3, NOT_FOUND: 5, ALREADY_EXISTS: 6, FAILED_PRECONDITION: 9 } as const;
@@ -71,7 +80,8 @@ describe('model registry against real Postgres, S3 and the edge runtimes', () =>
   let cp: Awaited<ReturnType<typeof startControlPlane>>;
   let client: ModelRegistryServiceClient;
   let s3c: S3Client;
-  const opts = { timeoutMs: 30_000, actor: 'alice' };
+  // The API token named alice: audit entries and alias history name the token's holder.
+  const opts = { timeoutMs: 30_000, token: '' };
 
   beforeAll(async () => {
     [nats, pg, s3] = await Promise.all([NatsServer.start(), PostgresServer.start(), S3Server.start()]);
@@ -92,10 +102,21 @@ describe('model registry against real Postgres, S3 and the edge runtimes', () =>
         MW_S3_FORCE_PATH_STYLE: 'true',
         MW_S3_PRESIGN_TTL_S: '120',
         MW_SIGNING_DEV_KEY_DIR: await mkdtemp(join(tmpdir(), 'mw-signing-')),
+        MW_AUTH_BOOTSTRAP_ADMIN_TOKEN_FILE: await adminTokenFile(),
       },
+      readFile: (p) => readFileSync(p, 'utf8'),
     });
     cp = await startControlPlane(config);
     client = new ModelRegistryServiceClient(`127.0.0.1:${cp.grpcPort}`, insecure());
+    const admin = new AdminServiceClient(`127.0.0.1:${cp.grpcPort}`, insecure());
+    const alice = await call(
+      admin,
+      admin.createApiToken,
+      { name: 'alice', role: Role.ROLE_PLATFORM, ttlS: 0 },
+      { timeoutMs: 30_000, token: HARNESS_ADMIN_TOKEN },
+    );
+    admin.close();
+    opts.token = alice.secret;
     s3c = new S3Client({
       endpoint: e.endpoint,
       region: e.region,
@@ -116,7 +137,9 @@ describe('model registry against real Postgres, S3 and the edge runtimes', () =>
 
   function upload(m: ArtifactManifest, bytes: Uint8Array, expectedSha256 = ''): Promise<ModelVersion> {
     return new Promise((resolve, reject) => {
-      const stream = client.uploadVersion((err, res) => (err ? reject(err) : resolve(res)));
+      const md = new grpc.Metadata();
+      md.set('authorization', `Bearer ${opts.token}`);
+      const stream = client.uploadVersion(md as never, (err, res) => (err ? reject(err) : resolve(res)));
       stream.write({ part: { $case: 'manifest', value: m }, expectedSha256 });
       for (let off = 0; off < bytes.length; off += CHUNK) {
         stream.write({
@@ -149,7 +172,7 @@ describe('model registry against real Postgres, S3 and the edge runtimes', () =>
 
   it('stores a pushed artifact byte for byte (multipart) and serves it by presigned URL', async () => {
     v1 = await upload(manifest('pump', '1.0.0'), artifact, sha256(artifact));
-    expect(v1).toMatchObject({ sha256: sha256(artifact), sizeBytes: artifact.length, createdBy: 'anonymous' });
+    expect(v1).toMatchObject({ sha256: sha256(artifact), sizeBytes: artifact.length, createdBy: 'alice' });
     expect(v1.artifactKey).toBe(`artifacts/pump/1.0.0/${sha256(artifact)}`);
     expect(v1.manifest?.sequence).toBe(1);
     const obj = await s3c.send(new GetObjectCommand({ Bucket: BUCKET, Key: v1.artifactKey }));
@@ -290,3 +313,9 @@ describe('model registry against real Postgres, S3 and the edge runtimes', () =>
     ]);
   });
 });
+
+async function adminTokenFile(): Promise<string> {
+  const file = join(await mkdtemp(join(tmpdir(), 'mw-admin-')), 'token');
+  await writeFile(file, HARNESS_ADMIN_TOKEN);
+  return file;
+}

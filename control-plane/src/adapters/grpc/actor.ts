@@ -1,5 +1,6 @@
 import type { Metadata } from '@grpc/grpc-js';
 import type { Caller } from '../../audit/ports.js';
+import { identityOf } from './auth.js';
 
 /** What every kind of server call offers. */
 export interface CallInfo {
@@ -8,17 +9,16 @@ export interface CallInfo {
 }
 
 /**
- * PLACEHOLDER until authentication exists (security issue, #8): the caller names itself in the
- * `x-mw-actor` metadata and nothing checks it. Replace with the identity of the verified API
- * token; every audited RPC gets its actor from here.
+ * The authenticated caller: the name of the API token the auth wrapper verified (adapters/grpc/auth.ts).
+ * Only with the development switch `auth.disabled` does the wrapper take the name from the
+ * client's `x-mw-actor` metadata. A call that never went through the wrapper is `anonymous`.
  */
 export function actorOf(call: Pick<CallInfo, 'metadata'>): string {
-  const value = call.metadata.get('x-mw-actor')[0];
-  const actor = typeof value === 'string' ? value.trim().slice(0, 200) : '';
-  return actor || 'anonymous';
+  return identityOf(call)?.name ?? 'anonymous';
 }
 
-/** Actor and peer address of a call, for the audit log. */
+/** Actor, role and peer address of a call, for the audit log. */
 export function callerOf(call: CallInfo): Caller {
-  return { actor: actorOf(call), source: call.getPeer() };
+  const id = identityOf(call);
+  return { actor: id?.name ?? 'anonymous', source: call.getPeer(), ...(id ? { actorRole: id.role } : {}) };
 }

@@ -19,6 +19,8 @@ import {
   type RevokeBootstrapTokenResponse,
   type SetAgentPinnedRequest,
   type Site as SitePb,
+  type StopAllRolloutsRequest,
+  type StopAllRolloutsResponse,
   type UpdateSiteRequest,
 } from '@millwright/proto';
 import type { Logger } from 'pino';
@@ -27,7 +29,7 @@ import type { AgentAdminService } from '../../fleet/agent-admin.js';
 import type { FleetService } from '../../fleet/service.js';
 import type { SiteService } from '../../fleet/sites.js';
 import type { BootstrapTokenService } from '../../fleet/tokens.js';
-import { actorOf } from './actor.js';
+import { callerOf as callerOfCall } from './actor.js';
 import { agentToPb, healthFromPb, historyEntryToPb, siteFromPb, siteToPb } from './fleet-mappers.js';
 import { unary } from './handlers.js';
 import type { GrpcServiceBinding } from './server.js';
@@ -40,11 +42,13 @@ export interface FleetBindingDeps {
   admin?: AgentAdminService;
   sites?: SiteService;
   tokens?: BootstrapTokenService;
+  /** Fleet-wide emergency stop of rollouts (rollouts/service.ts stopAll); returns how many were paused. */
+  stopAllRollouts?: (reason: string, caller: Caller) => Promise<number>;
   log: Logger;
 }
 
 function callerOf(call: ServerUnaryCall<unknown, unknown>): Caller {
-  return { actor: actorOf(call), source: call.getPeer() };
+  return callerOfCall(call);
 }
 
 function readHandlers(deps: FleetBindingDeps): UntypedServiceImplementation {
@@ -116,6 +120,21 @@ function tokenHandlers(tokens: BootstrapTokenService, log: Logger): UntypedServi
   };
 }
 
+function stopHandler(
+  stop: NonNullable<FleetBindingDeps['stopAllRollouts']>,
+  log: Logger,
+): UntypedServiceImplementation {
+  return {
+    stopAllRollouts: unary<StopAllRolloutsRequest, StopAllRolloutsResponse>(
+      log,
+      'StopAllRollouts',
+      async (req, call) => ({
+        paused: await stop(req.reason, callerOf(call)),
+      }),
+    ),
+  };
+}
+
 /** FleetService over the fleet registry. StopAllRollouts answers UNIMPLEMENTED until the rollouts issue. */
 export function fleetServiceBinding(deps: FleetBindingDeps): GrpcServiceBinding {
   const implemented: UntypedServiceImplementation = {
@@ -123,6 +142,7 @@ export function fleetServiceBinding(deps: FleetBindingDeps): GrpcServiceBinding 
     ...(deps.admin ? agentHandlers(deps.admin, deps.log) : {}),
     ...(deps.sites ? siteHandlers(deps.sites, deps.log) : {}),
     ...(deps.tokens ? tokenHandlers(deps.tokens, deps.log) : {}),
+    ...(deps.stopAllRollouts ? stopHandler(deps.stopAllRollouts, deps.log) : {}),
   };
   const implementation: UntypedServiceImplementation = {};
   for (const key of Object.keys(FleetServiceService)) {

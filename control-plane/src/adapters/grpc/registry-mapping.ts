@@ -87,8 +87,8 @@ export function encodeSignedPayload(p: SignedPayloadData): Uint8Array {
     manifest: manifestToPb(p.manifest),
     sha256: p.sha256,
     sizeBytes: p.sizeBytes,
-    rollback: false,
-    rollbackFrom: '',
+    rollback: p.rollback ?? false,
+    rollbackFrom: p.rollbackFrom ?? '',
     signedAtMs: p.signedAtMs,
   }).finish();
 }

@@ -19,14 +19,29 @@ export interface GrpcServiceBinding {
   implementation: UntypedServiceImplementation;
 }
 
+/** Security options of the server (security issue). */
+export interface GrpcServerSecurity {
+  /**
+   * Applied to every service at registration (the auth wrapper of adapters/grpc/auth.ts), so each
+   * method of a service added later is authenticated and role-checked without its author doing anything.
+   */
+  wrap?: (binding: GrpcServiceBinding) => GrpcServiceBinding;
+  /** TLS: PEM server certificate chain and key; with `clientCaPem`, client certificates are required. */
+  tls?: { certPem: Buffer; keyPem: Buffer; clientCaPem?: Buffer };
+}
+
 /** Starts the gRPC server with our services, gRPC health checking and server reflection. */
 export async function startGrpcServer(
   host: string,
   port: number,
   services: GrpcServiceBinding[],
+  security: GrpcServerSecurity = {},
 ): Promise<GrpcServerHandle> {
   const server = new Server({ 'grpc.max_receive_message_length': 8 * 1024 * 1024 });
-  for (const s of services) server.addService(s.definition, s.implementation);
+  for (const s of services) {
+    const bound = security.wrap ? security.wrap(s) : s;
+    server.addService(bound.definition, bound.implementation);
+  }
   const health = new HealthImplementation({
     '': 'SERVING',
     ...Object.fromEntries(services.map((s) => [s.name, 'SERVING'])),
@@ -38,9 +53,7 @@ export async function startGrpcServer(
     .map((f) => join('millwright', 'v1', f));
   new ReflectionService(loadSync(files, { includeDirs: [PROTO_DIR] })).addToServer(server);
   const bound = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(`${host}:${port}`, ServerCredentials.createInsecure(), (err, p) =>
-      err ? reject(err) : resolve(p),
-    ),
+    server.bindAsync(`${host}:${port}`, serverCredentials(security.tls), (err, p) => (err ? reject(err) : resolve(p))),
   );
   return {
     port: bound,
@@ -55,4 +68,13 @@ export async function startGrpcServer(
         });
       }),
   };
+}
+
+function serverCredentials(tls: GrpcServerSecurity['tls']): ServerCredentials {
+  if (!tls) return ServerCredentials.createInsecure();
+  return ServerCredentials.createSsl(
+    tls.clientCaPem ?? null,
+    [{ cert_chain: tls.certPem, private_key: tls.keyPem }],
+    tls.clientCaPem !== undefined,
+  );
 }

@@ -7,6 +7,8 @@ export interface NatsConnectOptions {
   credsFile?: string;
   /** Client name shown in server monitoring, and the base of this client's private inbox prefix. */
   name: string;
+  /** TLS: CA file to trust, client certificate and key for mutual TLS (all optional). */
+  tls?: { caFile?: string | undefined; certFile?: string | undefined; keyFile?: string | undefined };
 }
 
 /** Connects with reconnects forever; every client gets its own inbox prefix (see docs/ARCHITECTURE.md). */
@@ -19,5 +21,15 @@ export async function connectNats(opts: NatsConnectOptions): Promise<NatsConnect
     maxReconnectAttempts: -1,
     reconnectTimeWait: 1000,
     ...(authenticator ? { authenticator } : {}),
+    ...(tlsOptions(opts.tls) ? { tls: tlsOptions(opts.tls) } : {}),
   });
+}
+
+function tlsOptions(t: NatsConnectOptions['tls']) {
+  if (!t?.caFile && !t?.certFile) return undefined;
+  return {
+    ...(t.caFile ? { caFile: t.caFile } : {}),
+    ...(t.certFile ? { certFile: t.certFile } : {}),
+    ...(t.keyFile ? { keyFile: t.keyFile } : {}),
+  };
 }

@@ -55,7 +55,13 @@ export class HeartbeatIngest {
       try {
         const msgs = await this.deps.consumer.consume({ max_messages: 2000 });
         this.stopConsuming = () => void msgs.stop();
-        for await (const m of msgs) await this.accept(m);
+        let n = 0;
+        for await (const m of msgs) {
+          await this.accept(m);
+          // Buffered messages come as one chain of microtasks: yield now and then so API calls and
+          // flush completions are not held up behind a whole pull.
+          if (++n % 256 === 0) await new Promise<void>((r) => setImmediate(r));
+        }
       } catch (err) {
         if (this.stopped) return;
         this.deps.log.warn({ err }, 'ingest.heartbeats.consume_failed');

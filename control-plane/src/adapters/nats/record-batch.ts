@@ -82,6 +82,8 @@ function toIngestRecord(r: ProtoRecord, body: Body): IngestRecord {
       return { ...base, kind: 'alert', modelVersion: body.value.modelVersion, score: body.value.score, body: json(r) };
     case 'modelStats':
       return { ...base, kind: 'model_stats', modelVersion: body.value.modelVersion, body: json(r) };
+    case 'histograms':
+      return { ...base, kind: 'histograms', modelVersion: body.value.modelVersion, body: json(r) };
     case 'sample':
       return sampleRecord(r, body.value);
     case 'features':

@@ -18,6 +18,12 @@ export interface RecordBatchConsumerDeps {
   maxMessageBytes: number;
   /** Messages pulled per request. */
   pullBatch: number;
+  /**
+   * Groups committing at once (each on its own pooled connection): one Postgres backend per group,
+   * so two keep both cores of a small box busy while this process decodes the next group.
+   * @default 2
+   */
+  flushConcurrency?: number;
 }
 
 /**
@@ -27,7 +33,7 @@ export interface RecordBatchConsumerDeps {
 export class RecordBatchConsumer {
   private pending: Delivery[] = [];
   private pendingRecords = 0;
-  private flushing: Promise<void> = Promise.resolve();
+  private readonly inFlight = new Set<Promise<void>>();
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
   private loop: Promise<void> | undefined;
@@ -36,7 +42,9 @@ export class RecordBatchConsumer {
   constructor(private readonly deps: RecordBatchConsumerDeps) {}
 
   start(): void {
-    this.timer = setInterval(() => void this.flush(), this.deps.flushMs);
+    this.timer = setInterval(() => {
+      if (this.inFlight.size < this.concurrency) void this.flush();
+    }, this.deps.flushMs);
     this.loop = this.run();
   }
 
@@ -46,8 +54,12 @@ export class RecordBatchConsumer {
     this.stopConsuming();
     if (this.timer) clearInterval(this.timer);
     await this.loop;
-    void this.flush();
-    await this.flushing;
+    await this.flush();
+    await Promise.all(this.inFlight);
+  }
+
+  private get concurrency(): number {
+    return this.deps.flushConcurrency ?? 2;
   }
 
   private async run(): Promise<void> {
@@ -55,7 +67,13 @@ export class RecordBatchConsumer {
       try {
         const msgs = await this.deps.consumer.consume({ max_messages: this.deps.pullBatch });
         this.stopConsuming = () => void msgs.stop();
-        for await (const m of msgs) await this.accept(m);
+        let n = 0;
+        for await (const m of msgs) {
+          await this.accept(m);
+          // Buffered messages come as one chain of microtasks: yield now and then so API calls and
+          // flush completions are not held up behind a whole pull.
+          if (++n % 4 === 0) await new Promise<void>((r) => setImmediate(r));
+        }
       } catch (err) {
         if (this.stopped) return;
         this.deps.log.warn({ err }, 'ingest.records.consume_failed');
@@ -88,17 +106,19 @@ export class RecordBatchConsumer {
   }
 
   /**
-   * Chains one group's flush after the previous one (groups commit in order, one at a time per
-   * replica) and resolves when the previous one is done: the next group fills while this one commits.
+   * Starts one group's flush once fewer than `flushConcurrency` are committing, and resolves when it
+   * has started: the next group fills while this one commits. Groups may commit in either order,
+   * as with two replicas: the store's stream locks and the watermark's compare-and-set make that safe.
    */
-  private flush(): Promise<void> {
+  private async flush(): Promise<void> {
+    while (this.inFlight.size >= this.concurrency) await Promise.race(this.inFlight);
     const group = this.pending;
     this.pending = [];
     this.pendingRecords = 0;
-    const previous = this.flushing;
-    this.flushing = previous
-      .then(() => this.deps.ingest.flush(group))
-      .catch((err: unknown) => this.deps.log.error({ err }, 'ingest.records.flush_crashed'));
-    return previous;
+    const done: Promise<void> = this.deps.ingest
+      .flush(group)
+      .catch((err: unknown) => this.deps.log.error({ err }, 'ingest.records.flush_crashed'))
+      .finally(() => this.inFlight.delete(done));
+    this.inFlight.add(done);
   }
 }

@@ -32,7 +32,15 @@ async function decommissionedAmong(tx: Pick<Db, 'execute'>, json: string): Promi
 
 /** Fleet registry in Postgres. Heartbeats arrive coalesced and are written in one statement per flush. */
 export class PostgresFleetStore implements FleetStore {
-  constructor(private readonly deps: { db: Db; sql: Sql; thresholds: HealthThresholds }) {}
+  constructor(
+    private readonly deps: {
+      db: Db;
+      sql: Sql;
+      thresholds: HealthThresholds;
+      /** Connections for heartbeat writes, apart from the API's reads. @default db */
+      writeDb?: Db;
+    },
+  ) {}
 
   async upsertHeartbeats(beats: HeartbeatInfo[], opts: { autoRegister: boolean }): Promise<UpsertResult> {
     if (beats.length === 0) return { applied: 0, unknownAgents: [] };
@@ -57,7 +65,7 @@ export class PostgresFleetStore implements FleetStore {
     const newer = (src: string) =>
       sql.raw(`(agents.boot_id <> ${src}.boot_id or agents.heartbeat_seq < ${src}.heartbeat_seq)
         and agents.decommissioned_at is null`);
-    return this.deps.db.transaction(async (tx) => {
+    return (this.deps.writeDb ?? this.deps.db).transaction(async (tx) => {
       if (opts.autoRegister) {
         await tx.execute(sql`insert into sites (id) select distinct site_id from jsonb_to_recordset(${json}::jsonb) as x(site_id text)
           on conflict do nothing`);

@@ -61,7 +61,8 @@ export const agents = pgTable(
   (t) => [
     index('agents_site_idx').on(t.siteId, t.id),
     index('agents_labels_gin').using('gin', t.labels),
-    index('agents_heartbeat_idx').on(t.lastHeartbeatAt),
+    // No index on last_heartbeat_at: every heartbeat changes it, and an index on it would make every
+    // heartbeat update non-HOT, rewriting all three indexes (GIN included). Health filters scan instead.
   ],
 );
 
@@ -223,7 +224,9 @@ export const records = pgTable(
   (t) => [
     primaryKey({ columns: [t.streamId, t.seq] }),
     index('records_agent_ts_idx').on(t.agentId, t.ts),
-    index('records_kind_ts_idx').on(t.kind, t.ts),
+    // Fleet-wide queries by kind ask for the rare kinds (cleaning, drops, model_stats), never for
+    // predictions, which are nearly all rows: leaving them out takes one index insert off ingest.
+    index('records_rare_kind_ts_idx').on(t.kind, t.ts).where(sql`${t.kind} <> 'prediction'`),
   ],
 );
 
@@ -389,10 +392,23 @@ export const datasetObjects = pgTable(
     sha256: text('sha256').notNull(),
     sizeBytes: bigint('size_bytes', { mode: 'number' }).notNull(),
     labelled: integer('labelled').notNull().default(0),
+    /** Rows per label kind ("confirmed_failure", "false_alarm", "normal"), for snapshot label summaries. */
+    labelCounts: jsonb('label_counts').$type<Record<string, number>>().notNull().default({}),
     createdAt: ts('created_at').notNull().defaultNow(),
   },
   (t) => [index('dataset_objects_partition_idx').on(t.model, t.version, t.siteId, t.day)],
 );
+
+/**
+ * How far the dataset projector has read each record stream (records ≤ sealed_seq are in dataset
+ * parts, operator_labels and feature_histograms). It only reads up to the stream's committed_seq,
+ * below which no record can still arrive, so every record is projected exactly once.
+ */
+export const datasetCursors = pgTable('dataset_cursors', {
+  streamId: bigint('stream_id', { mode: 'number' }).primaryKey(),
+  sealedSeq: bigint('sealed_seq', { mode: 'number' }).notNull().default(0),
+  updatedAt: ts('updated_at').notNull().defaultNow(),
+});
 
 /** Immutable dataset snapshot manifests; id = sha256 of the canonical manifest. */
 export const datasetSnapshots = pgTable('dataset_snapshots', {

@@ -11,6 +11,8 @@ import {
   RecordClass,
   Record as RecordPb,
 } from '@millwright/proto';
+import type { CapturedWindow, CaptureReasonName } from '../../capture/capturer.js';
+import type { HistogramBatch } from '../../capture/histograms.js';
 import type { ChannelQuality } from '../../cleaning/channel-cleaner.js';
 import type { Reason } from '../../domain/model.js';
 import type { AlertEvent, PredictionEvent } from '../../domain/prediction.js';
@@ -140,6 +142,64 @@ export function dropRecord(
     $case: 'drops',
     value: { startMs, endMs, recordsByClass, bytesByClass, cause },
   });
+}
+
+const CAPTURE_REASONS: Record<CaptureReasonName, CaptureReason> = {
+  uncertain: CaptureReason.CAPTURE_REASON_UNCERTAIN,
+  alert: CaptureReason.CAPTURE_REASON_ALERT,
+  random: CaptureReason.CAPTURE_REASON_RANDOM,
+  label: CaptureReason.CAPTURE_REASON_LABEL,
+};
+
+/** A captured window as a CapturedSample (CAPTURE class): features by name, raw windows as float32 LE. */
+export function sampleRecord(w: CapturedWindow, atMs: number): Uint8Array {
+  const p = w.prediction;
+  return encode(RecordClass.RECORD_CLASS_CAPTURE, atMs, {
+    $case: 'sample',
+    value: {
+      sampleId: w.sampleId,
+      reason: CAPTURE_REASONS[w.reason],
+      predictionId: p.predictionId,
+      model: p.model,
+      modelVersion: p.modelVersion,
+      features: {
+        names: [...w.names],
+        values: w.values,
+        windowStartMs: p.windowStartMs,
+        windowEndMs: p.windowEndMs,
+        asset: p.asset,
+      },
+      raw: w.raw.map((r) => ({
+        channel: r.channel,
+        unit: r.unit,
+        sampleRateHz: r.sampleRateHz,
+        startMs: Math.round(r.startMs),
+        samplesF32le: f32le(r.samples),
+      })),
+      score: Number.isFinite(p.score) ? p.score : 0,
+    },
+  });
+}
+
+/** Feature histograms over the manifest's reference bins (REPORT class). */
+export function histogramsRecord(h: HistogramBatch): Uint8Array {
+  return encode(RecordClass.RECORD_CLASS_REPORT, h.endMs, {
+    $case: 'histograms',
+    value: {
+      model: h.model,
+      modelVersion: h.modelVersion,
+      startMs: h.startMs,
+      endMs: h.endMs,
+      windows: h.windows,
+      features: h.features.map((f) => ({ feature: f.feature, counts: f.counts })),
+    },
+  });
+}
+
+function f32le(samples: Float32Array): Buffer {
+  const out = Buffer.alloc(samples.length * 4);
+  for (let i = 0; i < samples.length; i++) out.writeFloatLE(samples[i]!, i * 4);
+  return out;
 }
 
 export { CaptureReason, RecordClass };

@@ -3,7 +3,7 @@ import { FleetServiceClient, Heartbeat, subjects } from '@millwright/proto';
 import type { JetStreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type postgres from 'postgres';
-import { sleep } from '../../harness/index.js';
+import { HARNESS_ADMIN_TOKEN, sleep } from '../../harness/index.js';
 
 const SITES = 100;
 export const agentId = (i: number) => `hb-${i}`;
@@ -57,7 +57,12 @@ export async function runHeartbeats(o: {
       for (let s = worker; s < o.sampled && !stop; s += o.pollers) {
         const i = s * sampledEvery;
         const t0 = performance.now();
-        const a = await call(client, client.getAgent, { id: agentId(i) }, { timeoutMs: 5000 });
+        const a = await call(
+          client,
+          client.getAgent,
+          { id: agentId(i) },
+          { timeoutMs: 5000, token: HARNESS_ADMIN_TOKEN },
+        );
         apiMs.push(performance.now() - t0);
         const pub = published.get(i);
         if (a.lastHeartbeatMs > (lastSeen.get(i) ?? 0)) {

@@ -152,6 +152,55 @@ export interface RetrainingRequest {
   updatedAtMs: number;
 }
 
+export interface AddLabelRequest {
+  predictionId: string;
+  /** "confirmed_failure", "false_alarm" or "normal". */
+  kind: string;
+  note: string;
+  /** The agent that made the prediction; derived from the prediction id ("<agent>:...") when empty. */
+  agentId: string;
+}
+
+export interface AddLabelResponse {
+  id: number;
+}
+
+/** What triggers retraining of one model and what happens with the result. Zero values disable a trigger. */
+export interface RetrainingPolicy {
+  model: string;
+  /** Drift: PSI (or KS) of any feature over the threshold on at least min_samples windows in the last window_h hours. */
+  driftPsi: number;
+  driftKs: number;
+  driftMinSamples: number;
+  driftWindowH: number;
+  /** Labels: this many new operator labels since the last request. */
+  newLabels: number;
+  /** Schedule: 5-field cron expression, UTC. */
+  cron: string;
+  /** Snapshot of the last snapshot_days days of captured samples (all sites). */
+  snapshotDays: number;
+  labelledOnly: boolean;
+  /** Version retrained by label and schedule triggers: this alias, else the latest version. */
+  baseAlias: string;
+  /** No new automatic request within this many seconds of the last one. */
+  cooldownS: number;
+  webhookUrl: string;
+  /** Start a canary rollout of the completed version. */
+  autoCanary: boolean;
+  /** Canary stage size in percent of the fleet running the base version. */
+  canaryPercent: number;
+  updatedAtMs: number;
+  updatedBy: string;
+}
+
+export interface SetRetrainingPolicyRequest {
+  policy: RetrainingPolicy | undefined;
+}
+
+export interface GetRetrainingPolicyRequest {
+  model: string;
+}
+
 export interface CreateSnapshotRequest {
   filter: SnapshotFilter | undefined;
 }
@@ -1594,6 +1643,716 @@ export const RetrainingRequest: MessageFns<RetrainingRequest> = {
   },
 };
 
+function createBaseAddLabelRequest(): AddLabelRequest {
+  return { predictionId: "", kind: "", note: "", agentId: "" };
+}
+
+export const AddLabelRequest: MessageFns<AddLabelRequest> = {
+  encode(message: AddLabelRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.predictionId !== "") {
+      writer.uint32(10).string(message.predictionId);
+    }
+    if (message.kind !== "") {
+      writer.uint32(18).string(message.kind);
+    }
+    if (message.note !== "") {
+      writer.uint32(26).string(message.note);
+    }
+    if (message.agentId !== "") {
+      writer.uint32(34).string(message.agentId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AddLabelRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAddLabelRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.predictionId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.kind = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.note = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.agentId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AddLabelRequest {
+    return {
+      predictionId: isSet(object.predictionId)
+        ? globalThis.String(object.predictionId)
+        : isSet(object.prediction_id)
+        ? globalThis.String(object.prediction_id)
+        : "",
+      kind: isSet(object.kind) ? globalThis.String(object.kind) : "",
+      note: isSet(object.note) ? globalThis.String(object.note) : "",
+      agentId: isSet(object.agentId)
+        ? globalThis.String(object.agentId)
+        : isSet(object.agent_id)
+        ? globalThis.String(object.agent_id)
+        : "",
+    };
+  },
+
+  toJSON(message: AddLabelRequest): unknown {
+    const obj: any = {};
+    if (message.predictionId !== "") {
+      obj.predictionId = message.predictionId;
+    }
+    if (message.kind !== "") {
+      obj.kind = message.kind;
+    }
+    if (message.note !== "") {
+      obj.note = message.note;
+    }
+    if (message.agentId !== "") {
+      obj.agentId = message.agentId;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<AddLabelRequest>): AddLabelRequest {
+    return AddLabelRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<AddLabelRequest>): AddLabelRequest {
+    const message = createBaseAddLabelRequest();
+    message.predictionId = object.predictionId ?? "";
+    message.kind = object.kind ?? "";
+    message.note = object.note ?? "";
+    message.agentId = object.agentId ?? "";
+    return message;
+  },
+};
+
+function createBaseAddLabelResponse(): AddLabelResponse {
+  return { id: 0 };
+}
+
+export const AddLabelResponse: MessageFns<AddLabelResponse> = {
+  encode(message: AddLabelResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== 0) {
+      writer.uint32(8).uint64(message.id);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AddLabelResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAddLabelResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.id = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AddLabelResponse {
+    return { id: isSet(object.id) ? globalThis.Number(object.id) : 0 };
+  },
+
+  toJSON(message: AddLabelResponse): unknown {
+    const obj: any = {};
+    if (message.id !== 0) {
+      obj.id = Math.round(message.id);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<AddLabelResponse>): AddLabelResponse {
+    return AddLabelResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<AddLabelResponse>): AddLabelResponse {
+    const message = createBaseAddLabelResponse();
+    message.id = object.id ?? 0;
+    return message;
+  },
+};
+
+function createBaseRetrainingPolicy(): RetrainingPolicy {
+  return {
+    model: "",
+    driftPsi: 0,
+    driftKs: 0,
+    driftMinSamples: 0,
+    driftWindowH: 0,
+    newLabels: 0,
+    cron: "",
+    snapshotDays: 0,
+    labelledOnly: false,
+    baseAlias: "",
+    cooldownS: 0,
+    webhookUrl: "",
+    autoCanary: false,
+    canaryPercent: 0,
+    updatedAtMs: 0,
+    updatedBy: "",
+  };
+}
+
+export const RetrainingPolicy: MessageFns<RetrainingPolicy> = {
+  encode(message: RetrainingPolicy, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.model !== "") {
+      writer.uint32(10).string(message.model);
+    }
+    if (message.driftPsi !== 0) {
+      writer.uint32(17).double(message.driftPsi);
+    }
+    if (message.driftKs !== 0) {
+      writer.uint32(25).double(message.driftKs);
+    }
+    if (message.driftMinSamples !== 0) {
+      writer.uint32(32).uint64(message.driftMinSamples);
+    }
+    if (message.driftWindowH !== 0) {
+      writer.uint32(40).uint32(message.driftWindowH);
+    }
+    if (message.newLabels !== 0) {
+      writer.uint32(48).uint32(message.newLabels);
+    }
+    if (message.cron !== "") {
+      writer.uint32(58).string(message.cron);
+    }
+    if (message.snapshotDays !== 0) {
+      writer.uint32(64).uint32(message.snapshotDays);
+    }
+    if (message.labelledOnly !== false) {
+      writer.uint32(72).bool(message.labelledOnly);
+    }
+    if (message.baseAlias !== "") {
+      writer.uint32(82).string(message.baseAlias);
+    }
+    if (message.cooldownS !== 0) {
+      writer.uint32(88).uint32(message.cooldownS);
+    }
+    if (message.webhookUrl !== "") {
+      writer.uint32(98).string(message.webhookUrl);
+    }
+    if (message.autoCanary !== false) {
+      writer.uint32(104).bool(message.autoCanary);
+    }
+    if (message.canaryPercent !== 0) {
+      writer.uint32(113).double(message.canaryPercent);
+    }
+    if (message.updatedAtMs !== 0) {
+      writer.uint32(120).int64(message.updatedAtMs);
+    }
+    if (message.updatedBy !== "") {
+      writer.uint32(130).string(message.updatedBy);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RetrainingPolicy {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRetrainingPolicy();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.model = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 17) {
+              break;
+            }
+
+            message.driftPsi = reader.double();
+            continue;
+          }
+          case 3: {
+            if (tag !== 25) {
+              break;
+            }
+
+            message.driftKs = reader.double();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.driftMinSamples = longToNumber(reader.uint64());
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.driftWindowH = reader.uint32();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.newLabels = reader.uint32();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.cron = reader.string();
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.snapshotDays = reader.uint32();
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.labelledOnly = reader.bool();
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.baseAlias = reader.string();
+            continue;
+          }
+          case 11: {
+            if (tag !== 88) {
+              break;
+            }
+
+            message.cooldownS = reader.uint32();
+            continue;
+          }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.webhookUrl = reader.string();
+            continue;
+          }
+          case 13: {
+            if (tag !== 104) {
+              break;
+            }
+
+            message.autoCanary = reader.bool();
+            continue;
+          }
+          case 14: {
+            if (tag !== 113) {
+              break;
+            }
+
+            message.canaryPercent = reader.double();
+            continue;
+          }
+          case 15: {
+            if (tag !== 120) {
+              break;
+            }
+
+            message.updatedAtMs = longToNumber(reader.int64());
+            continue;
+          }
+          case 16: {
+            if (tag !== 130) {
+              break;
+            }
+
+            message.updatedBy = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RetrainingPolicy {
+    return {
+      model: isSet(object.model) ? globalThis.String(object.model) : "",
+      driftPsi: isSet(object.driftPsi)
+        ? globalThis.Number(object.driftPsi)
+        : isSet(object.drift_psi)
+        ? globalThis.Number(object.drift_psi)
+        : 0,
+      driftKs: isSet(object.driftKs)
+        ? globalThis.Number(object.driftKs)
+        : isSet(object.drift_ks)
+        ? globalThis.Number(object.drift_ks)
+        : 0,
+      driftMinSamples: isSet(object.driftMinSamples)
+        ? globalThis.Number(object.driftMinSamples)
+        : isSet(object.drift_min_samples)
+        ? globalThis.Number(object.drift_min_samples)
+        : 0,
+      driftWindowH: isSet(object.driftWindowH)
+        ? globalThis.Number(object.driftWindowH)
+        : isSet(object.drift_window_h)
+        ? globalThis.Number(object.drift_window_h)
+        : 0,
+      newLabels: isSet(object.newLabels)
+        ? globalThis.Number(object.newLabels)
+        : isSet(object.new_labels)
+        ? globalThis.Number(object.new_labels)
+        : 0,
+      cron: isSet(object.cron) ? globalThis.String(object.cron) : "",
+      snapshotDays: isSet(object.snapshotDays)
+        ? globalThis.Number(object.snapshotDays)
+        : isSet(object.snapshot_days)
+        ? globalThis.Number(object.snapshot_days)
+        : 0,
+      labelledOnly: isSet(object.labelledOnly)
+        ? globalThis.Boolean(object.labelledOnly)
+        : isSet(object.labelled_only)
+        ? globalThis.Boolean(object.labelled_only)
+        : false,
+      baseAlias: isSet(object.baseAlias)
+        ? globalThis.String(object.baseAlias)
+        : isSet(object.base_alias)
+        ? globalThis.String(object.base_alias)
+        : "",
+      cooldownS: isSet(object.cooldownS)
+        ? globalThis.Number(object.cooldownS)
+        : isSet(object.cooldown_s)
+        ? globalThis.Number(object.cooldown_s)
+        : 0,
+      webhookUrl: isSet(object.webhookUrl)
+        ? globalThis.String(object.webhookUrl)
+        : isSet(object.webhook_url)
+        ? globalThis.String(object.webhook_url)
+        : "",
+      autoCanary: isSet(object.autoCanary)
+        ? globalThis.Boolean(object.autoCanary)
+        : isSet(object.auto_canary)
+        ? globalThis.Boolean(object.auto_canary)
+        : false,
+      canaryPercent: isSet(object.canaryPercent)
+        ? globalThis.Number(object.canaryPercent)
+        : isSet(object.canary_percent)
+        ? globalThis.Number(object.canary_percent)
+        : 0,
+      updatedAtMs: isSet(object.updatedAtMs)
+        ? globalThis.Number(object.updatedAtMs)
+        : isSet(object.updated_at_ms)
+        ? globalThis.Number(object.updated_at_ms)
+        : 0,
+      updatedBy: isSet(object.updatedBy)
+        ? globalThis.String(object.updatedBy)
+        : isSet(object.updated_by)
+        ? globalThis.String(object.updated_by)
+        : "",
+    };
+  },
+
+  toJSON(message: RetrainingPolicy): unknown {
+    const obj: any = {};
+    if (message.model !== "") {
+      obj.model = message.model;
+    }
+    if (message.driftPsi !== 0) {
+      obj.driftPsi = floatToJson(message.driftPsi);
+    }
+    if (message.driftKs !== 0) {
+      obj.driftKs = floatToJson(message.driftKs);
+    }
+    if (message.driftMinSamples !== 0) {
+      obj.driftMinSamples = Math.round(message.driftMinSamples);
+    }
+    if (message.driftWindowH !== 0) {
+      obj.driftWindowH = Math.round(message.driftWindowH);
+    }
+    if (message.newLabels !== 0) {
+      obj.newLabels = Math.round(message.newLabels);
+    }
+    if (message.cron !== "") {
+      obj.cron = message.cron;
+    }
+    if (message.snapshotDays !== 0) {
+      obj.snapshotDays = Math.round(message.snapshotDays);
+    }
+    if (message.labelledOnly !== false) {
+      obj.labelledOnly = message.labelledOnly;
+    }
+    if (message.baseAlias !== "") {
+      obj.baseAlias = message.baseAlias;
+    }
+    if (message.cooldownS !== 0) {
+      obj.cooldownS = Math.round(message.cooldownS);
+    }
+    if (message.webhookUrl !== "") {
+      obj.webhookUrl = message.webhookUrl;
+    }
+    if (message.autoCanary !== false) {
+      obj.autoCanary = message.autoCanary;
+    }
+    if (message.canaryPercent !== 0) {
+      obj.canaryPercent = floatToJson(message.canaryPercent);
+    }
+    if (message.updatedAtMs !== 0) {
+      obj.updatedAtMs = Math.round(message.updatedAtMs);
+    }
+    if (message.updatedBy !== "") {
+      obj.updatedBy = message.updatedBy;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<RetrainingPolicy>): RetrainingPolicy {
+    return RetrainingPolicy.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<RetrainingPolicy>): RetrainingPolicy {
+    const message = createBaseRetrainingPolicy();
+    message.model = object.model ?? "";
+    message.driftPsi = object.driftPsi ?? 0;
+    message.driftKs = object.driftKs ?? 0;
+    message.driftMinSamples = object.driftMinSamples ?? 0;
+    message.driftWindowH = object.driftWindowH ?? 0;
+    message.newLabels = object.newLabels ?? 0;
+    message.cron = object.cron ?? "";
+    message.snapshotDays = object.snapshotDays ?? 0;
+    message.labelledOnly = object.labelledOnly ?? false;
+    message.baseAlias = object.baseAlias ?? "";
+    message.cooldownS = object.cooldownS ?? 0;
+    message.webhookUrl = object.webhookUrl ?? "";
+    message.autoCanary = object.autoCanary ?? false;
+    message.canaryPercent = object.canaryPercent ?? 0;
+    message.updatedAtMs = object.updatedAtMs ?? 0;
+    message.updatedBy = object.updatedBy ?? "";
+    return message;
+  },
+};
+
+function createBaseSetRetrainingPolicyRequest(): SetRetrainingPolicyRequest {
+  return { policy: undefined };
+}
+
+export const SetRetrainingPolicyRequest: MessageFns<SetRetrainingPolicyRequest> = {
+  encode(message: SetRetrainingPolicyRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.policy !== undefined) {
+      RetrainingPolicy.encode(message.policy, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SetRetrainingPolicyRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSetRetrainingPolicyRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.policy = RetrainingPolicy.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SetRetrainingPolicyRequest {
+    return { policy: isSet(object.policy) ? RetrainingPolicy.fromJSON(object.policy) : undefined };
+  },
+
+  toJSON(message: SetRetrainingPolicyRequest): unknown {
+    const obj: any = {};
+    if (message.policy !== undefined) {
+      obj.policy = RetrainingPolicy.toJSON(message.policy);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<SetRetrainingPolicyRequest>): SetRetrainingPolicyRequest {
+    return SetRetrainingPolicyRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<SetRetrainingPolicyRequest>): SetRetrainingPolicyRequest {
+    const message = createBaseSetRetrainingPolicyRequest();
+    message.policy = (object.policy !== undefined && object.policy !== null)
+      ? RetrainingPolicy.fromPartial(object.policy)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseGetRetrainingPolicyRequest(): GetRetrainingPolicyRequest {
+  return { model: "" };
+}
+
+export const GetRetrainingPolicyRequest: MessageFns<GetRetrainingPolicyRequest> = {
+  encode(message: GetRetrainingPolicyRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.model !== "") {
+      writer.uint32(10).string(message.model);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetRetrainingPolicyRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetRetrainingPolicyRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.model = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetRetrainingPolicyRequest {
+    return { model: isSet(object.model) ? globalThis.String(object.model) : "" };
+  },
+
+  toJSON(message: GetRetrainingPolicyRequest): unknown {
+    const obj: any = {};
+    if (message.model !== "") {
+      obj.model = message.model;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<GetRetrainingPolicyRequest>): GetRetrainingPolicyRequest {
+    return GetRetrainingPolicyRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GetRetrainingPolicyRequest>): GetRetrainingPolicyRequest {
+    const message = createBaseGetRetrainingPolicyRequest();
+    message.model = object.model ?? "";
+    return message;
+  },
+};
+
 function createBaseCreateSnapshotRequest(): CreateSnapshotRequest {
   return { filter: undefined };
 }
@@ -2836,6 +3595,36 @@ export const RetrainingServiceService = {
     responseSerialize: (value: RetrainingRequest): Buffer => Buffer.from(RetrainingRequest.encode(value).finish()),
     responseDeserialize: (value: Buffer): RetrainingRequest => RetrainingRequest.decode(value),
   },
+  /** Operator labels from the dashboard (agents' labels arrive as records). */
+  addLabel: {
+    path: "/millwright.v1.RetrainingService/AddLabel" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: AddLabelRequest): Buffer => Buffer.from(AddLabelRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): AddLabelRequest => AddLabelRequest.decode(value),
+    responseSerialize: (value: AddLabelResponse): Buffer => Buffer.from(AddLabelResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): AddLabelResponse => AddLabelResponse.decode(value),
+  },
+  setPolicy: {
+    path: "/millwright.v1.RetrainingService/SetPolicy" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: SetRetrainingPolicyRequest): Buffer =>
+      Buffer.from(SetRetrainingPolicyRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): SetRetrainingPolicyRequest => SetRetrainingPolicyRequest.decode(value),
+    responseSerialize: (value: RetrainingPolicy): Buffer => Buffer.from(RetrainingPolicy.encode(value).finish()),
+    responseDeserialize: (value: Buffer): RetrainingPolicy => RetrainingPolicy.decode(value),
+  },
+  getPolicy: {
+    path: "/millwright.v1.RetrainingService/GetPolicy" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetRetrainingPolicyRequest): Buffer =>
+      Buffer.from(GetRetrainingPolicyRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetRetrainingPolicyRequest => GetRetrainingPolicyRequest.decode(value),
+    responseSerialize: (value: RetrainingPolicy): Buffer => Buffer.from(RetrainingPolicy.encode(value).finish()),
+    responseDeserialize: (value: Buffer): RetrainingPolicy => RetrainingPolicy.decode(value),
+  },
 } as const;
 
 export interface RetrainingServiceServer extends UntypedServiceImplementation {
@@ -2849,6 +3638,10 @@ export interface RetrainingServiceServer extends UntypedServiceImplementation {
   /** Links a registered version to the request; may start the auto-canary policy. */
   complete: handleUnaryCall<CompleteRetrainingRequest, RetrainingRequest>;
   fail: handleUnaryCall<FailRetrainingRequest, RetrainingRequest>;
+  /** Operator labels from the dashboard (agents' labels arrive as records). */
+  addLabel: handleUnaryCall<AddLabelRequest, AddLabelResponse>;
+  setPolicy: handleUnaryCall<SetRetrainingPolicyRequest, RetrainingPolicy>;
+  getPolicy: handleUnaryCall<GetRetrainingPolicyRequest, RetrainingPolicy>;
 }
 
 export interface RetrainingServiceClient extends Client {
@@ -2987,6 +3780,52 @@ export interface RetrainingServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: RetrainingRequest) => void,
+  ): ClientUnaryCall;
+  /** Operator labels from the dashboard (agents' labels arrive as records). */
+  addLabel(
+    request: AddLabelRequest,
+    callback: (error: ServiceError | null, response: AddLabelResponse) => void,
+  ): ClientUnaryCall;
+  addLabel(
+    request: AddLabelRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: AddLabelResponse) => void,
+  ): ClientUnaryCall;
+  addLabel(
+    request: AddLabelRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: AddLabelResponse) => void,
+  ): ClientUnaryCall;
+  setPolicy(
+    request: SetRetrainingPolicyRequest,
+    callback: (error: ServiceError | null, response: RetrainingPolicy) => void,
+  ): ClientUnaryCall;
+  setPolicy(
+    request: SetRetrainingPolicyRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: RetrainingPolicy) => void,
+  ): ClientUnaryCall;
+  setPolicy(
+    request: SetRetrainingPolicyRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: RetrainingPolicy) => void,
+  ): ClientUnaryCall;
+  getPolicy(
+    request: GetRetrainingPolicyRequest,
+    callback: (error: ServiceError | null, response: RetrainingPolicy) => void,
+  ): ClientUnaryCall;
+  getPolicy(
+    request: GetRetrainingPolicyRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: RetrainingPolicy) => void,
+  ): ClientUnaryCall;
+  getPolicy(
+    request: GetRetrainingPolicyRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: RetrainingPolicy) => void,
   ): ClientUnaryCall;
 }
 

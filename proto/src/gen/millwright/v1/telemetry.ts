@@ -335,6 +335,27 @@ export interface CapturedSample {
   score: number;
 }
 
+/** Counts of one feature's values over the model's reference bins (FeatureReference.bin_edges). */
+export interface FeatureHistogram {
+  feature: string;
+  /** len(bin_edges) + 1 counts: below the first edge, one per bin, at or above the last edge. */
+  counts: number[];
+}
+
+/**
+ * Per-feature histograms of the scored windows of one model version over [start_ms, end_ms), never
+ * spanning an hour boundary, so the control plane can compute drift (PSI, KS) without raw data.
+ */
+export interface FeatureHistograms {
+  model: string;
+  modelVersion: string;
+  startMs: number;
+  endMs: number;
+  features: FeatureHistogram[];
+  /** Windows counted (each feature may skip non-finite values). */
+  windows: number;
+}
+
 /** Counts of every cleaning decision for one channel over an interval. */
 export interface ChannelQuality {
   channel: string;
@@ -409,6 +430,7 @@ export interface Record {
     | { $case: "cleaning"; value: CleaningReport }
     | { $case: "drops"; value: DropReport }
     | { $case: "modelStats"; value: ModelStats }
+    | { $case: "histograms"; value: FeatureHistograms }
     | undefined;
 }
 
@@ -1901,6 +1923,268 @@ export const CapturedSample: MessageFns<CapturedSample> = {
   },
 };
 
+function createBaseFeatureHistogram(): FeatureHistogram {
+  return { feature: "", counts: [] };
+}
+
+export const FeatureHistogram: MessageFns<FeatureHistogram> = {
+  encode(message: FeatureHistogram, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.feature !== "") {
+      writer.uint32(10).string(message.feature);
+    }
+    if (message.counts.length !== 0) {
+      writer.uint32(18).fork();
+      for (const v of message.counts) {
+        writer.uint64(v);
+      }
+      writer.join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): FeatureHistogram {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseFeatureHistogram();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.feature = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag === 16) {
+              message.counts.push(longToNumber(reader.uint64()));
+
+              continue;
+            }
+
+            if (tag === 18) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.counts.push(longToNumber(reader.uint64()));
+              }
+
+              continue;
+            }
+
+            break;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): FeatureHistogram {
+    return {
+      feature: isSet(object.feature) ? globalThis.String(object.feature) : "",
+      counts: globalThis.Array.isArray(object?.counts) ? object.counts.map((e: any) => globalThis.Number(e)) : [],
+    };
+  },
+
+  toJSON(message: FeatureHistogram): unknown {
+    const obj: any = {};
+    if (message.feature !== "") {
+      obj.feature = message.feature;
+    }
+    if (message.counts?.length) {
+      obj.counts = message.counts.map((e) => Math.round(e));
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<FeatureHistogram>): FeatureHistogram {
+    return FeatureHistogram.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<FeatureHistogram>): FeatureHistogram {
+    const message = createBaseFeatureHistogram();
+    message.feature = object.feature ?? "";
+    message.counts = object.counts?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseFeatureHistograms(): FeatureHistograms {
+  return { model: "", modelVersion: "", startMs: 0, endMs: 0, features: [], windows: 0 };
+}
+
+export const FeatureHistograms: MessageFns<FeatureHistograms> = {
+  encode(message: FeatureHistograms, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.model !== "") {
+      writer.uint32(10).string(message.model);
+    }
+    if (message.modelVersion !== "") {
+      writer.uint32(18).string(message.modelVersion);
+    }
+    if (message.startMs !== 0) {
+      writer.uint32(24).int64(message.startMs);
+    }
+    if (message.endMs !== 0) {
+      writer.uint32(32).int64(message.endMs);
+    }
+    for (const v of message.features) {
+      FeatureHistogram.encode(v!, writer.uint32(42).fork()).join();
+    }
+    if (message.windows !== 0) {
+      writer.uint32(48).uint64(message.windows);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): FeatureHistograms {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseFeatureHistograms();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.model = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.modelVersion = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.startMs = longToNumber(reader.int64());
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.endMs = longToNumber(reader.int64());
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.features.push(FeatureHistogram.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.windows = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): FeatureHistograms {
+    return {
+      model: isSet(object.model) ? globalThis.String(object.model) : "",
+      modelVersion: isSet(object.modelVersion)
+        ? globalThis.String(object.modelVersion)
+        : isSet(object.model_version)
+        ? globalThis.String(object.model_version)
+        : "",
+      startMs: isSet(object.startMs)
+        ? globalThis.Number(object.startMs)
+        : isSet(object.start_ms)
+        ? globalThis.Number(object.start_ms)
+        : 0,
+      endMs: isSet(object.endMs)
+        ? globalThis.Number(object.endMs)
+        : isSet(object.end_ms)
+        ? globalThis.Number(object.end_ms)
+        : 0,
+      features: globalThis.Array.isArray(object?.features)
+        ? object.features.map((e: any) => FeatureHistogram.fromJSON(e))
+        : [],
+      windows: isSet(object.windows) ? globalThis.Number(object.windows) : 0,
+    };
+  },
+
+  toJSON(message: FeatureHistograms): unknown {
+    const obj: any = {};
+    if (message.model !== "") {
+      obj.model = message.model;
+    }
+    if (message.modelVersion !== "") {
+      obj.modelVersion = message.modelVersion;
+    }
+    if (message.startMs !== 0) {
+      obj.startMs = Math.round(message.startMs);
+    }
+    if (message.endMs !== 0) {
+      obj.endMs = Math.round(message.endMs);
+    }
+    if (message.features?.length) {
+      obj.features = message.features.map((e) => FeatureHistogram.toJSON(e));
+    }
+    if (message.windows !== 0) {
+      obj.windows = Math.round(message.windows);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<FeatureHistograms>): FeatureHistograms {
+    return FeatureHistograms.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<FeatureHistograms>): FeatureHistograms {
+    const message = createBaseFeatureHistograms();
+    message.model = object.model ?? "";
+    message.modelVersion = object.modelVersion ?? "";
+    message.startMs = object.startMs ?? 0;
+    message.endMs = object.endMs ?? 0;
+    message.features = object.features?.map((e) => FeatureHistogram.fromPartial(e)) || [];
+    message.windows = object.windows ?? 0;
+    return message;
+  },
+};
+
 function createBaseChannelQuality(): ChannelQuality {
   return {
     channel: "",
@@ -3028,6 +3312,9 @@ export const Record: MessageFns<Record> = {
       case "modelStats":
         ModelStats.encode(message.body.value, writer.uint32(146).fork()).join();
         break;
+      case "histograms":
+        FeatureHistograms.encode(message.body.value, writer.uint32(154).fork()).join();
+        break;
     }
     return writer;
   },
@@ -3141,6 +3428,14 @@ export const Record: MessageFns<Record> = {
             message.body = { $case: "modelStats", value: ModelStats.decode(reader, reader.uint32()) };
             continue;
           }
+          case 19: {
+            if (tag !== 154) {
+              break;
+            }
+
+            message.body = { $case: "histograms", value: FeatureHistograms.decode(reader, reader.uint32()) };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3182,6 +3477,8 @@ export const Record: MessageFns<Record> = {
         ? { $case: "modelStats", value: ModelStats.fromJSON(object.modelStats) }
         : isSet(object.model_stats)
         ? { $case: "modelStats", value: ModelStats.fromJSON(object.model_stats) }
+        : isSet(object.histograms)
+        ? { $case: "histograms", value: FeatureHistograms.fromJSON(object.histograms) }
         : undefined,
     };
   },
@@ -3215,6 +3512,8 @@ export const Record: MessageFns<Record> = {
       obj.drops = DropReport.toJSON(message.body.value);
     } else if (message.body?.$case === "modelStats") {
       obj.modelStats = ModelStats.toJSON(message.body.value);
+    } else if (message.body?.$case === "histograms") {
+      obj.histograms = FeatureHistograms.toJSON(message.body.value);
     }
     return obj;
   },
@@ -3279,6 +3578,12 @@ export const Record: MessageFns<Record> = {
       case "modelStats": {
         if (object.body?.value !== undefined && object.body?.value !== null) {
           message.body = { $case: "modelStats", value: ModelStats.fromPartial(object.body.value) };
+        }
+        break;
+      }
+      case "histograms": {
+        if (object.body?.value !== undefined && object.body?.value !== null) {
+          message.body = { $case: "histograms", value: FeatureHistograms.fromPartial(object.body.value) };
         }
         break;
       }

@@ -1,0 +1,122 @@
+import { type DesiredModel, DesiredState, subjects } from '@millwright/proto';
+import { JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
+import type { KV } from '@nats-io/kv';
+import type { DesiredModelRef, DesiredSpec, DesiredStateBus } from '../../rollouts/ports.js';
+
+/** A fresh presigned GET URL for a version's artifact (the registry's getArtifactUrl). */
+export type Presigner = (model: string, version: string) => Promise<{ url: string; expiresAtMs: number }>;
+
+interface Known {
+  revision: number;
+  generation: number;
+}
+
+const IN_FLIGHT = 256;
+const MAX_ATTEMPTS = 5;
+
+/** DesiredSpec + fresh URLs -> the DesiredState protobuf the agent watches. */
+export async function toProto(s: DesiredSpec, presign: Presigner): Promise<DesiredState> {
+  return DesiredState.fromPartial({
+    agentId: s.agentId,
+    siteId: s.siteId,
+    generation: s.generation,
+    model: s.model ? await modelToProto(s.model, presign) : undefined,
+    shadow: s.shadow ? await modelToProto(s.shadow, presign) : undefined,
+    switchPolicy: {
+      condition: s.switchPolicy.condition,
+      force: s.switchPolicy.force,
+      windows: s.switchPolicy.windows.map((w) => ({ cron: w.cron, durationS: w.durationS })),
+      timeZone: s.switchPolicy.timeZone,
+    },
+    config: s.config,
+    rolloutId: s.rolloutId,
+    reason: s.reason,
+    issuedAtMs: s.issuedAtMs,
+  });
+}
+
+async function modelToProto(m: DesiredModelRef, presign: Presigner): Promise<DesiredModel> {
+  const { url, expiresAtMs } = await presign(m.model, m.version);
+  return {
+    model: m.model,
+    version: m.version,
+    artifactUrl: url,
+    urlExpiresAtMs: expiresAtMs,
+    sha256: m.sha256,
+    sizeBytes: m.sizeBytes,
+    signature: { ...m.signature },
+  };
+}
+
+/**
+ * Writes desired states to KV `mw_desired` under `<site>.<agent>`, many in flight. Compare-and-set on
+ * the key's revision: a replica that lost leadership mid-write can never replace a newer generation
+ * with an older one (an agent restarting would otherwise read the older value).
+ */
+export class KvDesiredWriter implements DesiredStateBus {
+  private readonly known = new Map<string, Known>();
+  private readonly presigned = new Map<string, { url: string; expiresAtMs: number; atMs: number }>();
+
+  constructor(private readonly deps: { kv: KV; presign: Presigner; now: () => number }) {}
+
+  async publish(states: DesiredSpec[]): Promise<{ agentId: string; generation: number; revision: number }[]> {
+    const out: { agentId: string; generation: number; revision: number }[] = [];
+    let next = 0;
+    const worker = async () => {
+      while (next < states.length) {
+        const s = states[next++]!;
+        const revision = await this.write(s);
+        if (revision !== undefined) out.push({ agentId: s.agentId, generation: s.generation, revision });
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(IN_FLIGHT, states.length) }, worker));
+    return out;
+  }
+
+  /** One URL per version per batch period: presigning is CPU work, 100k agents share a handful of versions. */
+  private presign: Presigner = async (model, version) => {
+    const key = `${model}@${version}`;
+    const cached = this.presigned.get(key);
+    const now = this.deps.now();
+    // Reuse while more than 80 % of its lifetime is left, so every agent still gets a long-lived URL.
+    if (cached && now - cached.atMs < 0.2 * (cached.expiresAtMs - cached.atMs)) return cached;
+    const fresh = { ...(await this.deps.presign(model, version)), atMs: now };
+    this.presigned.set(key, fresh);
+    return fresh;
+  };
+
+  private async write(s: DesiredSpec): Promise<number | undefined> {
+    const key = subjects.agentKey(s.siteId, s.agentId);
+    const value = DesiredState.encode(await toProto(s, this.presign)).finish();
+    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+      const cur = this.known.get(key) ?? (await this.read(key));
+      if (cur && cur.generation >= s.generation) return cur.generation === s.generation ? cur.revision : undefined;
+      try {
+        const revision = cur
+          ? await this.deps.kv.update(key, value, cur.revision)
+          : await this.deps.kv.create(key, value);
+        this.known.set(key, { revision, generation: s.generation });
+        return revision;
+      } catch (err) {
+        if (!isWrongRevision(err)) throw err;
+        this.known.delete(key);
+      }
+    }
+    throw new Error(`desired state ${key}: gave up after ${MAX_ATTEMPTS} concurrent updates`);
+  }
+
+  private async read(key: string): Promise<Known | undefined> {
+    const e = await this.deps.kv.get(key);
+    if (!e || e.operation !== 'PUT' || e.value.length === 0)
+      return e ? { revision: e.revision, generation: 0 } : undefined;
+    return { revision: e.revision, generation: DesiredState.decode(e.value).generation };
+  }
+}
+
+function isWrongRevision(err: unknown): boolean {
+  return (
+    err instanceof JetStreamApiError &&
+    (err.code === JetStreamApiCodes.StreamWrongLastSequence ||
+      err.code === JetStreamApiCodes.StreamWrongLastSequenceUnknown)
+  );
+}

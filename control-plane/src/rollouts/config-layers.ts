@@ -1,0 +1,59 @@
+/** Layered agent configuration: fleet -> site -> label group -> agent, later wins (deep merge of objects). */
+import type { TargetAgent } from './domain.js';
+
+export type ConfigScope = 'fleet' | 'site' | 'label_group' | 'agent';
+
+export interface ConfigLayer {
+  scope: ConfigScope;
+  /** site: {site}; label_group: the labels that must all match; agent: {agent}; fleet: {}. */
+  selector: Record<string, string>;
+  config: Record<string, unknown>;
+  createdAtMs: number;
+}
+
+const ORDER: Record<ConfigScope, number> = { fleet: 0, site: 1, label_group: 2, agent: 3 };
+
+function applies(layer: ConfigLayer, a: Pick<TargetAgent, 'id' | 'siteId' | 'labels'>): boolean {
+  switch (layer.scope) {
+    case 'fleet':
+      return true;
+    case 'site':
+      return layer.selector.site === a.siteId;
+    case 'label_group':
+      return Object.entries(layer.selector).every(([k, v]) => a.labels[k] === v);
+    case 'agent':
+      return layer.selector.agent === a.id;
+  }
+}
+
+/** Deep-merges plain objects; arrays and scalars of a later layer replace earlier ones. */
+export function deepMerge(base: Record<string, unknown>, over: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...base };
+  for (const [k, v] of Object.entries(over)) {
+    const prev = out[k];
+    out[k] = isPlain(prev) && isPlain(v) ? deepMerge(prev, v) : v;
+  }
+  return out;
+}
+
+function isPlain(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/**
+ * The merged configuration of one agent; `rolloutLayer` (a config rollout reaching this agent) goes
+ * last. Undefined when no layer applies.
+ */
+export function mergedConfig(
+  layers: readonly ConfigLayer[],
+  agent: Pick<TargetAgent, 'id' | 'siteId' | 'labels'>,
+  rolloutLayer?: Record<string, unknown>,
+): Record<string, unknown> | undefined {
+  const mine = layers
+    .filter((l) => applies(l, agent))
+    .sort((a, b) => ORDER[a.scope] - ORDER[b.scope] || a.createdAtMs - b.createdAtMs);
+  if (mine.length === 0 && !rolloutLayer) return undefined;
+  let out: Record<string, unknown> = {};
+  for (const l of mine) out = deepMerge(out, l.config);
+  return rolloutLayer ? deepMerge(out, rolloutLayer) : out;
+}

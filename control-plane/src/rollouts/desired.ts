@@ -1,0 +1,83 @@
+/** Building and writing agents' desired states for a rollout (update, shadow, revert). */
+
+import { mergedConfig } from './config-layers.js';
+import type { RolloutDeps } from './deps.js';
+import type { Rollout, TargetAgent } from './domain.js';
+import type { DesiredModelRef, DesiredSpec, SiteWindows } from './ports.js';
+
+export type DesiredIntent =
+  | { kind: 'update'; ref: DesiredModelRef | undefined }
+  | { kind: 'shadow'; ref: DesiredModelRef }
+  | { kind: 'revert'; ref: DesiredModelRef | undefined };
+
+/** What the builder needs besides the agent's current desired state. */
+export interface BuildContext {
+  rollout: Rollout;
+  agents: Map<string, Pick<TargetAgent, 'id' | 'siteId' | 'labels'>>;
+  sites: Map<string, SiteWindows>;
+  layers: Awaited<ReturnType<RolloutDeps['store']['configLayers']>>;
+  nowMs: number;
+}
+
+/** The next desired state of one agent for an intent; the current one supplies what the intent keeps. */
+export function buildDesired(
+  ctx: BuildContext,
+  intent: DesiredIntent,
+  agentId: string,
+  siteId: string,
+  current: DesiredSpec | undefined,
+): Omit<DesiredSpec, 'generation'> {
+  const r = ctx.rollout;
+  const agent = ctx.agents.get(agentId) ?? { id: agentId, siteId, labels: {} };
+  const site = ctx.sites.get(siteId);
+  const revert = intent.kind === 'revert';
+  const model = intent.kind === 'shadow' ? current?.model : intent.ref;
+  return {
+    agentId,
+    siteId,
+    model: r.spec.version || revert ? model : current?.model,
+    shadow: intent.kind === 'shadow' ? intent.ref : undefined,
+    switchPolicy: {
+      condition: revert ? '' : r.spec.switchCondition,
+      // A revert must not wait for a window: it is the way out of a bad version.
+      force: revert || r.spec.force,
+      windows: site?.windows ?? [],
+      timeZone: site?.timeZone ?? '',
+    },
+    config: mergedConfig(ctx.layers, agent, revert ? undefined : r.spec.config),
+    rolloutId: r.id,
+    reason: revert
+      ? `rollback of ${r.spec.model}@${r.spec.version} (rollout ${r.id})`
+      : r.spec.reason || `rollout ${r.id}`,
+    issuedAtMs: ctx.nowMs,
+  };
+}
+
+/**
+ * Stores the next desired state of each agent (generation + 1, Postgres first) and then writes them
+ * to KV; a failed KV write is retried by the controller's repair pass, never lost.
+ */
+export async function writeDesired(
+  deps: RolloutDeps,
+  ctx: BuildContext,
+  intent: DesiredIntent,
+  agents: { agentId: string; siteId: string }[],
+): Promise<DesiredSpec[]> {
+  if (agents.length === 0) return [];
+  const siteOf = new Map(agents.map((a) => [a.agentId, a.siteId]));
+  const stored = await deps.desired.update(agents, (id, current) =>
+    buildDesired(ctx, intent, id, siteOf.get(id) ?? current?.siteId ?? '', current),
+  );
+  await publish(deps, stored);
+  return stored;
+}
+
+/** Writes to KV and records the revisions; failures are logged and left to the repair pass. */
+export async function publish(deps: RolloutDeps, states: DesiredSpec[]): Promise<void> {
+  try {
+    const written = await deps.bus.publish(states);
+    await deps.desired.markWritten(written);
+  } catch (err) {
+    deps.log.warn({ err, agents: states.length }, 'rollout.desired.kv_write_failed');
+  }
+}

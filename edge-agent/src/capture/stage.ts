@@ -1,0 +1,114 @@
+import type { Logger } from 'pino';
+import { Counter, type Registry } from 'prom-client';
+import type { ChannelSpec, SampleBlock } from '../domain/channel.js';
+import type { ModelManifest } from '../domain/model.js';
+import type { PredictionEvent } from '../domain/prediction.js';
+import { type CapturedWindow, Capturer } from './capturer.js';
+import { HistogramAccumulator, type HistogramBatch } from './histograms.js';
+import { type CaptureConfig, type CapturePolicy, effectivePolicy, policyFromConfig } from './policy.js';
+import { RawRing } from './raw-ring.js';
+
+export interface CaptureStageDeps {
+  config: Readonly<CaptureConfig>;
+  channels: readonly ChannelSpec[];
+  now: () => number;
+  random: () => number;
+  /** Captured windows, bound for the buffer as CAPTURE records. */
+  emitSample: (w: CapturedWindow) => void;
+  /** Histogram batches, bound for the buffer as REPORT records. */
+  emitHistograms: (h: HistogramBatch) => void;
+  metrics: Registry;
+  log: Logger;
+}
+
+/**
+ * The data plane's capture side: raw context ring, capture decisions with hourly limits, and the
+ * per-hour feature histograms for drift. The desired state's policy replaces the config's when present.
+ */
+export class CaptureStage {
+  private readonly ring: RawRing | undefined;
+  private readonly capturer: Capturer;
+  private readonly histograms = new HistogramAccumulator();
+  private readonly configPolicy: CapturePolicy;
+  private policy: CapturePolicy;
+  private readonly m;
+
+  constructor(private readonly deps: CaptureStageDeps) {
+    this.configPolicy = policyFromConfig(deps.config);
+    this.policy = this.configPolicy;
+    this.ring = deps.config.maxRawSeconds > 0 ? new RawRing(deps.channels, deps.config.maxRawSeconds) : undefined;
+    this.capturer = new Capturer({
+      policy: () => this.policy,
+      now: deps.now,
+      random: deps.random,
+      raw: (asset, from, to) => this.ring?.slice(asset, from, to) ?? [],
+      emit: deps.emitSample,
+    });
+    this.m = makeMetrics(deps.metrics);
+  }
+
+  /** Source sink tap: keeps raw context only while raw capture is on. */
+  readonly accept = (block: SampleBlock): void => {
+    if (this.ring && this.policy.enabled && this.policy.includeRaw) this.ring.push(block);
+  };
+
+  /** A capture policy from the desired state (undefined: back to the agent config's). */
+  setDesired(p: CapturePolicy | undefined): void {
+    this.policy = effectivePolicy(this.configPolicy, p);
+    this.deps.log.info({ policy: this.policy, fromDesired: p !== undefined }, 'capture.policy');
+  }
+
+  currentPolicy(): CapturePolicy {
+    return this.policy;
+  }
+
+  /** A scored window; `values` are the model inputs in manifest order, valid only during the call. */
+  onPrediction(p: PredictionEvent, manifest: ModelManifest, values: ArrayLike<number>): void {
+    if (this.deps.config.histograms) this.histograms.observe(manifest, values, p.windowEndMs);
+    const o = manifest.output;
+    const uncertain = o.uncertainHigh > o.uncertainLow && p.score >= o.uncertainLow && p.score < o.uncertainHigh;
+    this.capturer.observe(
+      p,
+      manifest.inputs.map((f) => f.name),
+      values,
+      uncertain,
+    );
+  }
+
+  /** An operator label was stored: keep the windows around it. */
+  onLabel(predictionId: string, atMs: number): void {
+    this.capturer.label(predictionId, atMs);
+  }
+
+  /** Periodic report: histogram batches due (all with `force`) and the capture counters. */
+  report(nowMs: number, force = false): void {
+    for (const h of this.histograms.take(nowMs, this.deps.config.histogramFlushS * 1000, force))
+      this.deps.emitHistograms(h);
+    const s = this.capturer.takeStats();
+    for (const [reason, n] of Object.entries(s.captured)) if (n > 0) this.m.captured.inc({ reason }, n);
+    this.m.bytes.inc(s.bytes);
+    if (s.limitedSamples > 0) this.m.limited.inc({ limit: 'samples' }, s.limitedSamples);
+    if (s.limitedBytes > 0) this.m.limited.inc({ limit: 'bytes' }, s.limitedBytes);
+    if (s.limitedSamples + s.limitedBytes > 0)
+      this.deps.log.warn({ limitedSamples: s.limitedSamples, limitedBytes: s.limitedBytes }, 'capture.limited');
+  }
+}
+
+function makeMetrics(registry: Registry) {
+  const r = [registry];
+  return {
+    captured: new Counter({
+      name: 'mw_agent_captured_samples_total',
+      help: 'Windows kept for training, by reason',
+      labelNames: ['reason'],
+      registers: r,
+    }),
+    bytes: new Counter({ name: 'mw_agent_captured_bytes_total', help: 'Estimated bytes captured', registers: r }),
+    limited: new Counter({
+      name: 'mw_agent_capture_limited_total',
+      help: 'Windows a capture rule wanted but an hourly limit refused',
+      labelNames: ['limit'],
+      registers: r,
+    }),
+  };
+}
