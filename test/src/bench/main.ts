@@ -5,7 +5,7 @@
  */
 import { makeContext } from './report.js';
 
-export const SUITES = ['edge', 'control-plane', 'plant'] as const;
+export const SUITES = ['edge', 'control-plane', 'plant', 'rollouts'] as const;
 
 async function main(argv: string[]): Promise<void> {
   // Suite names come first; everything from the first option on belongs to the suites

@@ -2,8 +2,9 @@ import mqtt, { type MqttClient } from 'mqtt';
 import type { AlertEvent } from '../../domain/prediction.js';
 
 /**
- * Publishes alert transitions to a local MQTT topic (`<prefix>/<asset>/alert`, QoS 1, retained
- * while raised so a PLC gateway that reconnects sees the current state).
+ * Publishes alert transitions to a local MQTT topic (`<prefix>/<asset>/alert`, QoS 1), and the
+ * current state retained on `<prefix>/<asset>/alert/state` (cleared on resolve) so a PLC gateway
+ * that reconnects sees whether an alert is open.
  */
 export class MqttAlertSink {
   private readonly client: MqttClient;
@@ -18,7 +19,6 @@ export class MqttAlertSink {
   send(e: AlertEvent): void {
     const topic = `${this.deps.topicPrefix}/${e.asset}/alert`;
     const payload = JSON.stringify({ agentId: this.deps.agentId, ...e });
-    // Retained while raised, cleared (empty retained message) when resolved.
     this.client.publish(topic, payload, { qos: 1, retain: false });
     this.client.publish(`${topic}/state`, e.state === 'raised' ? payload : '', { qos: 1, retain: true });
   }

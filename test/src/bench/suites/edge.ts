@@ -3,6 +3,7 @@ import { benchBuffer } from '../edge/buffer.js';
 import { benchFullPipeline } from '../edge/full-pipeline.js';
 import { benchInfer } from '../edge/infer.js';
 import { benchPipeline } from '../edge/pipeline.js';
+import { benchAgentRss } from '../edge/rss.js';
 import { benchSync } from '../edge/sync.js';
 import type { BenchContext } from '../report.js';
 
@@ -12,4 +13,5 @@ export async function run(ctx: BenchContext): Promise<void> {
   await benchInfer(ctx);
   await benchBuffer(ctx);
   await benchSync(ctx);
+  await benchAgentRss(ctx);
 }

@@ -437,6 +437,10 @@ export interface Record {
 export interface RecordBatch {
   agentId: string;
   siteId: string;
+  /**
+   * The batch covers every seq in [first_seq, last_seq]. Records may be fewer: seqs the buffer
+   * dropped (eviction, TTL, torn tail) are covered but absent, so the commit watermark passes them.
+   */
   firstSeq: number;
   lastSeq: number;
   records: Record[];
