@@ -218,6 +218,9 @@ export class DataPlane {
     await this.deps.capturePolicies?.stop();
     this.report(true);
     await this.flush();
+    // Appending the last reports to a full buffer can evict again: report that too (bounded, as
+    // each round only evicts to make room for the previous round's small report).
+    for (let i = 0; i < 3 && this.enqueueDrops(this.lastReportMs, Date.now()); i++) await this.flush();
     await this.api?.stop();
     await this.sync.stop();
     for (const s of this.sinks) await s.flush?.();
@@ -323,17 +326,25 @@ export class DataPlane {
     if (quality.length > 0) this.enqueue(RecordClass.RECORD_CLASS_REPORT, now, cleaningRecord(quality, start, now));
     for (const s of this.pipeline.takeModelStats())
       this.enqueue(RecordClass.RECORD_CLASS_REPORT, now, modelStatsRecord(s));
+    this.enqueueDrops(start, now);
+  }
+
+  /** Queues a drop report of what the buffer dropped since the last one; false when nothing was. */
+  private enqueueDrops(start: number, now: number): boolean {
     const drops = this.buffer.takeDropReport();
+    let any = false;
     for (const [cause, counts] of [
       ['ttl', drops.ttl],
       ['disk_full', drops.evicted],
       ['rejected', drops.rejected],
     ] as [string, ClassCounts][]) {
       if (Object.values(counts).some((c) => c.records > 0)) {
+        any = true;
         for (const [cls, c] of Object.entries(counts)) this.m.drops.inc({ class: cls, cause }, c.records);
         this.enqueue(RecordClass.RECORD_CLASS_REPORT, now, dropRecord(counts, cause, start, now));
       }
     }
+    return any;
   }
 }
 

@@ -5,6 +5,9 @@ import type { RolloutDeps } from './deps.js';
 import type { Rollout, TargetAgent } from './domain.js';
 import type { DesiredModelRef, DesiredSpec, SiteWindows } from './ports.js';
 
+/** Agents per Postgres transaction + KV batch when writing desired states. */
+const WRITE_CHUNK = 2000;
+
 export type DesiredIntent =
   | { kind: 'update'; ref: DesiredModelRef | undefined }
   | { kind: 'shadow'; ref: DesiredModelRef }
@@ -65,11 +68,19 @@ export async function writeDesired(
 ): Promise<DesiredSpec[]> {
   if (agents.length === 0) return [];
   const siteOf = new Map(agents.map((a) => [a.agentId, a.siteId]));
-  const stored = await deps.desired.update(agents, (id, current) =>
-    buildDesired(ctx, intent, id, siteOf.get(id) ?? current?.siteId ?? '', current),
-  );
-  await publish(deps, stored);
-  return stored;
+  const build = (id: string, current: DesiredSpec | undefined) =>
+    buildDesired(ctx, intent, id, siteOf.get(id) ?? current?.siteId ?? '', current);
+  const out: DesiredSpec[] = [];
+  let publishing = Promise.resolve();
+  for (let i = 0; i < agents.length; i += WRITE_CHUNK) {
+    const stored = await deps.desired.update(agents.slice(i, i + WRITE_CHUNK), build);
+    out.push(...stored);
+    // Each chunk goes to KV once committed, while the next chunk's transaction runs: the first agents
+    // hear at once and the total is the slower of Postgres and KV, not their sum (100k agents).
+    publishing = publishing.then(() => publish(deps, stored));
+  }
+  await publishing;
+  return out;
 }
 
 /** Writes to KV and records the revisions; failures are logged and left to the repair pass. */

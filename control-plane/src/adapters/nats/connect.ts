@@ -20,6 +20,9 @@ export async function connectNats(opts: NatsConnectOptions): Promise<NatsConnect
     inboxPrefix: subjects.inboxPrefix(opts.name),
     maxReconnectAttempts: -1,
     reconnectTimeWait: 1000,
+    // Otherwise every request (each JetStream publish, KV get) builds two Errors with stack traces up
+    // front: 18 % of the control plane's CPU while a 100k-agent rollout wrote KV (pnpm bench rollouts).
+    noAsyncTraces: true,
     ...(authenticator ? { authenticator } : {}),
     ...(tlsOptions(opts.tls) ? { tls: tlsOptions(opts.tls) } : {}),
   });

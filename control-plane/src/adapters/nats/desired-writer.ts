@@ -89,7 +89,9 @@ export class KvDesiredWriter implements DesiredStateBus {
     const key = subjects.agentKey(s.siteId, s.agentId);
     const value = DesiredState.encode(await toProto(s, this.presign)).finish();
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-      const cur = this.known.get(key) ?? (await this.read(key));
+      // Generation 1 was never written by anyone: create directly (compare-and-set on "no value", so a
+      // stray value still fails and is read on the next attempt), saving a get per new agent.
+      const cur = this.known.get(key) ?? (s.generation === 1 && attempt === 0 ? undefined : await this.read(key));
       if (cur && cur.generation >= s.generation) return cur.generation === s.generation ? cur.revision : undefined;
       try {
         const revision = cur
