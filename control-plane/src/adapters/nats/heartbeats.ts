@@ -3,6 +3,7 @@ import type { Consumer, JsMsg } from '@nats-io/jetstream';
 import type { Logger } from 'pino';
 import type { BufferStatus, HeartbeatInfo } from '../../domain/fleet.js';
 import type { FleetStore } from '../../fleet/ports.js';
+import { ConsumeLoop } from './consume-loop.js';
 import type { DeadLetterSink } from './dead-letters.js';
 
 export interface HeartbeatIngestDeps {
@@ -27,47 +28,33 @@ export class HeartbeatIngest {
   private pending = new Map<string, { info: HeartbeatInfo; msgs: JsMsg[] }>();
   private timer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> = Promise.resolve();
-  private stopped = false;
-  private loop: Promise<void> | undefined;
-  private stopConsuming: () => void = () => {};
 
-  constructor(private readonly deps: HeartbeatIngestDeps) {}
+  private readonly pull: ConsumeLoop;
+
+  constructor(private readonly deps: HeartbeatIngestDeps) {
+    this.pull = new ConsumeLoop({
+      consumer: deps.consumer,
+      maxMessages: 2000,
+      yieldEvery: 256,
+      log: deps.log,
+      failureEvent: 'ingest.heartbeats.consume_failed',
+      onMessage: (m) => this.accept(m),
+    });
+  }
 
   start(): void {
     this.timer = setInterval(() => {
       this.flushing = this.flushing.then(() => this.flush());
     }, this.deps.flushMs);
-    this.loop = this.run();
+    this.pull.start();
   }
 
   /** Stops pulling, then writes and acks what was already received. */
   async stop(): Promise<void> {
-    this.stopped = true;
-    this.stopConsuming();
     if (this.timer) clearInterval(this.timer);
-    await this.loop;
+    await this.pull.stop();
     await this.flushing;
     await this.flush();
-  }
-
-  private async run(): Promise<void> {
-    while (!this.stopped) {
-      try {
-        const msgs = await this.deps.consumer.consume({ max_messages: 2000 });
-        this.stopConsuming = () => void msgs.stop();
-        let n = 0;
-        for await (const m of msgs) {
-          await this.accept(m);
-          // Buffered messages come as one chain of microtasks: yield now and then so API calls and
-          // flush completions are not held up behind a whole pull.
-          if (++n % 256 === 0) await new Promise<void>((r) => setImmediate(r));
-        }
-      } catch (err) {
-        if (this.stopped) return;
-        this.deps.log.warn({ err }, 'ingest.heartbeats.consume_failed');
-        await new Promise((r) => setTimeout(r, 1000));
-      }
-    }
   }
 
   private async accept(m: JsMsg): Promise<void> {

@@ -2,6 +2,7 @@ import type { Consumer, JsMsg } from '@nats-io/jetstream';
 import type { Logger } from 'pino';
 import type { Delivery } from '../../ingest/ports.js';
 import type { RecordIngest } from '../../ingest/records.js';
+import { ConsumeLoop } from './consume-loop.js';
 import type { DeadLetterCode, DeadLetterSink } from './dead-letters.js';
 import { parseRecordBatch } from './record-batch.js';
 
@@ -35,51 +36,37 @@ export class RecordBatchConsumer {
   private pendingRecords = 0;
   private readonly inFlight = new Set<Promise<void>>();
   private timer: NodeJS.Timeout | undefined;
-  private stopped = false;
-  private loop: Promise<void> | undefined;
-  private stopConsuming: () => void = () => {};
 
-  constructor(private readonly deps: RecordBatchConsumerDeps) {}
+  private readonly pull: ConsumeLoop;
+
+  constructor(private readonly deps: RecordBatchConsumerDeps) {
+    this.pull = new ConsumeLoop({
+      consumer: deps.consumer,
+      maxMessages: deps.pullBatch,
+      yieldEvery: 4,
+      log: deps.log,
+      failureEvent: 'ingest.records.consume_failed',
+      onMessage: (m) => this.accept(m),
+    });
+  }
 
   start(): void {
     this.timer = setInterval(() => {
       if (this.inFlight.size < this.concurrency) void this.flush();
     }, this.deps.flushMs);
-    this.loop = this.run();
+    this.pull.start();
   }
 
   /** Stops pulling, then stores and acks what was already received. */
   async stop(): Promise<void> {
-    this.stopped = true;
-    this.stopConsuming();
     if (this.timer) clearInterval(this.timer);
-    await this.loop;
+    await this.pull.stop();
     await this.flush();
     await Promise.all(this.inFlight);
   }
 
   private get concurrency(): number {
     return this.deps.flushConcurrency ?? 2;
-  }
-
-  private async run(): Promise<void> {
-    while (!this.stopped) {
-      try {
-        const msgs = await this.deps.consumer.consume({ max_messages: this.deps.pullBatch });
-        this.stopConsuming = () => void msgs.stop();
-        let n = 0;
-        for await (const m of msgs) {
-          await this.accept(m);
-          // Buffered messages come as one chain of microtasks: yield now and then so API calls and
-          // flush completions are not held up behind a whole pull.
-          if (++n % 4 === 0) await new Promise<void>((r) => setImmediate(r));
-        }
-      } catch (err) {
-        if (this.stopped) return;
-        this.deps.log.warn({ err }, 'ingest.records.consume_failed');
-        await new Promise((r) => setTimeout(r, 1000));
-      }
-    }
   }
 
   private async accept(m: JsMsg): Promise<void> {

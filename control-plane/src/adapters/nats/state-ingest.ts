@@ -2,6 +2,7 @@ import { AgentStateReport, ModelStatePhase, modelStatePhaseToJSON, subjects } fr
 import type { Consumer, JsMsg } from '@nats-io/jetstream';
 import type { Logger } from 'pino';
 import type { StateReportRow } from '../postgres/state-store.js';
+import { ConsumeLoop } from './consume-loop.js';
 import type { DeadLetterSink } from './dead-letters.js';
 
 export interface StateIngestDeps {
@@ -67,42 +68,33 @@ export class StateIngest {
   private pending: { row: StateReportRow; msg: JsMsg }[] = [];
   private timer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> = Promise.resolve();
-  private stopped = false;
-  private loop: Promise<void> | undefined;
-  private stopConsuming: () => void = () => {};
 
-  constructor(private readonly deps: StateIngestDeps) {}
+  private readonly pull: ConsumeLoop;
+
+  constructor(private readonly deps: StateIngestDeps) {
+    this.pull = new ConsumeLoop({
+      consumer: deps.consumer,
+      maxMessages: 5000,
+      log: deps.log,
+      failureEvent: 'ingest.state.consume_failed',
+      onMessage: (m) => this.accept(m),
+    });
+  }
 
   start(): void {
     this.timer = setInterval(() => this.schedule(), this.deps.flushMs ?? 50);
-    this.loop = this.run();
+    this.pull.start();
   }
 
   async stop(): Promise<void> {
-    this.stopped = true;
-    this.stopConsuming();
     if (this.timer) clearInterval(this.timer);
-    await this.loop;
+    await this.pull.stop();
     this.schedule();
     await this.flushing;
   }
 
   private schedule(): void {
     this.flushing = this.flushing.then(() => this.flush());
-  }
-
-  private async run(): Promise<void> {
-    while (!this.stopped) {
-      try {
-        const msgs = await this.deps.consumer.consume({ max_messages: 5000 });
-        this.stopConsuming = () => void msgs.stop();
-        for await (const m of msgs) await this.accept(m);
-      } catch (err) {
-        if (this.stopped) return;
-        this.deps.log.warn({ err }, 'ingest.state.consume_failed');
-        await new Promise((r) => setTimeout(r, 1000));
-      }
-    }
   }
 
   private async accept(m: JsMsg): Promise<void> {
