@@ -19,7 +19,7 @@ import {
   RecordClass,
   sampleRecord,
 } from './adapters/proto/records.js';
-import { AlertManager } from './alerts/alert-manager.js';
+import { AlertManager, type AlertPolicy } from './alerts/alert-manager.js';
 import { DurableBuffer } from './buffer/durable-buffer.js';
 import type { RecordClassName } from './buffer/record-class.js';
 import type { AppendEntry, ClassCounts } from './buffer/types.js';
@@ -226,6 +226,11 @@ export class DataPlane {
     for (const s of this.sinks) await s.flush?.();
     for (const s of this.sinks) await s.close?.();
     await this.buffer.close();
+  }
+
+  /** Hot reload of the alert policy (desired-state config overlay). */
+  setAlertPolicy(policy: AlertPolicy): void {
+    this.alerts.setPolicy(policy);
   }
 
   get httpPort(): number | undefined {

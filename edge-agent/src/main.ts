@@ -10,6 +10,7 @@ import { NatsEnrollClient, nkeyUserKeys } from './adapters/nats/enroll.js';
 import { HeartbeatPublisher } from './adapters/nats/heartbeat.js';
 import { NatsLink } from './adapters/nats/link.js';
 import { type AgentConfig, loadAgentConfig } from './config.js';
+import { ConfigOverlayApplier } from './config-overlay/applier.js';
 import { DataPlane } from './data-plane.js';
 import { ConfigError } from './domain/errors.js';
 import { ensureIdentity } from './enroll/enroll.js';
@@ -58,7 +59,17 @@ export async function startAgent(config: Readonly<AgentConfig>) {
   const metrics = new Registry();
   collectDefaultMetrics({ register: metrics });
   const slots = new ModelSlots();
-  const updates = await createUpdates({ config, link, slots, registry: createAgentRuntimeRegistry(), log });
+  // The last applied config overlay, so an offline restart keeps it.
+  const configOverlay = new ConfigOverlayApplier({ base: config, log: log.child({ component: 'config' }) });
+  await configOverlay.load();
+  const updates = await createUpdates({
+    config,
+    link,
+    slots,
+    registry: createAgentRuntimeRegistry(),
+    log,
+    configOverlay,
+  });
   // Restores the last good model from disk before inference starts; needs no network.
   await updates.manager.start();
   const dataPlane = await DataPlane.open({
@@ -75,6 +86,9 @@ export async function startAgent(config: Readonly<AgentConfig>) {
       onError: (err) => log.warn({ err }, 'capture.policy.watch_failed'),
     }),
   });
+  configOverlay.subscribe(({ alerts }) =>
+    dataPlane.setAlertPolicy({ holdOffMs: alerts.holdOffS * 1000, resolveAfterNormal: alerts.resolveAfterNormal }),
+  );
   await dataPlane.start();
   const heartbeat = new HeartbeatPublisher({
     link,

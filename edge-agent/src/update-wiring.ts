@@ -5,6 +5,7 @@ import { decodeSignedPayload, KvDesiredStateSource } from './adapters/nats/desir
 import type { NatsLink } from './adapters/nats/link.js';
 import { JetStreamStateReporter, PersistedSequence } from './adapters/nats/state-reporter.js';
 import type { AgentConfig } from './config.js';
+import type { ConfigOverlayPort } from './config-overlay/applier.js';
 import type { RuntimeRegistry } from './inference/registry.js';
 import { UpdateManager } from './update/manager.js';
 import { ModelStore } from './update/model-store.js';
@@ -21,6 +22,8 @@ export async function createUpdates(deps: {
   registry: RuntimeRegistry;
   log: Logger;
   conditions?: ConditionSource;
+  /** Applies the desired state's config overlay (hot-reloadable keys). */
+  configOverlay?: ConfigOverlayPort;
 }): Promise<{ manager: UpdateManager; stop(): Promise<void> }> {
   const { config, link, log } = deps;
   const { agentId, siteId, update } = config;
@@ -71,6 +74,7 @@ export async function createUpdates(deps: {
     reporter,
     conditions: deps.conditions ?? noConditionSource,
     slots: deps.slots,
+    ...(deps.configOverlay ? { config: deps.configOverlay } : {}),
     options: {
       retryBackoffMinMs: update.retryBackoffMinMs,
       retryBackoffMaxMs: update.retryBackoffMaxMs,

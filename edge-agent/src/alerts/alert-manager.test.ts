@@ -68,4 +68,18 @@ describe('AlertManager', () => {
     m.observe(pred('alert'));
     expect(events.at(-1)).toMatchObject({ asset: 'pump-1', state: 'raised' });
   });
+
+  it('follows a new policy set while running: longer resolve streak and shorter hold-off', () => {
+    const { m, events, tick } = setup({ holdOffMs: 60_000, resolveAfterNormal: 2 });
+    m.setPolicy({ holdOffMs: 100, resolveAfterNormal: 3 });
+    m.observe(pred('alert'));
+    m.observe(pred('normal'));
+    m.observe(pred('normal'));
+    expect(events.map((e) => e.state)).toEqual(['raised']);
+    m.observe(pred('normal'));
+    expect(events.map((e) => e.state)).toEqual(['raised', 'resolved']);
+    tick(200);
+    m.observe(pred('alert'));
+    expect(events.map((e) => e.state)).toEqual(['raised', 'resolved', 'raised']);
+  });
 });

@@ -25,10 +25,18 @@ export class AlertManager {
   private readonly open = new Map<string, Episode>();
   private readonly lastResolvedAt = new Map<string, number>();
   private counter = 0;
+  private policy: AlertPolicy;
 
   constructor(
     private readonly deps: { agentId: string; policy: AlertPolicy; now: () => number; emit: (e: AlertEvent) => void },
-  ) {}
+  ) {
+    this.policy = deps.policy;
+  }
+
+  /** A new policy (desired-state config overlay); open episodes continue under it. */
+  setPolicy(policy: AlertPolicy): void {
+    this.policy = policy;
+  }
 
   observe(p: PredictionEvent): void {
     const ep = this.open.get(p.asset);
@@ -39,7 +47,7 @@ export class AlertManager {
     if (p.decision !== 'alert') return;
     const now = this.deps.now();
     const resolvedAt = this.lastResolvedAt.get(p.asset);
-    if (resolvedAt !== undefined && now - resolvedAt < this.deps.policy.holdOffMs) return;
+    if (resolvedAt !== undefined && now - resolvedAt < this.policy.holdOffMs) return;
     const alertId = `${this.deps.agentId}:${p.asset}:${now}:${++this.counter}`;
     this.open.set(p.asset, { alertId, raisedAtMs: now, normalsInARow: 0, last: p });
     this.deps.emit(this.event(alertId, 'raised', p, now));
@@ -58,7 +66,7 @@ export class AlertManager {
     }
     if (p.decision !== 'normal') return; // unknown (bad input) neither confirms nor clears
     ep.normalsInARow++;
-    if (ep.normalsInARow < this.deps.policy.resolveAfterNormal) return;
+    if (ep.normalsInARow < this.policy.resolveAfterNormal) return;
     const now = this.deps.now();
     this.open.delete(p.asset);
     this.lastResolvedAt.set(p.asset, now);

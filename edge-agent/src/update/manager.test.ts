@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { ConfigOverlayApplier } from '../config-overlay/applier.js';
 import { createRuntimeRegistry } from '../inference/registry.js';
 import { testManifest, utf8 } from '../inference/testkit.js';
 import {
@@ -47,8 +48,13 @@ function version(fetcher: FakeFetcher, v: string, opts: VersionOpts): DesiredArt
   return { model: 'pump', version: v, url, urlExpiresAtMs: 0, sha256, sizeBytes: artifact.length, signature };
 }
 
-async function setup(dataDir?: string) {
+async function setup(dataDir?: string, withConfig = false) {
   const dir = dataDir ?? (await mkdtemp(join(tmpdir(), 'mw-update-')));
+  const overlay = new ConfigOverlayApplier({
+    base: { dataDir: dir, alerts: { holdOffS: 600, resolveAfterNormal: 5 } },
+    log: pino({ level: 'silent' }),
+  });
+  await overlay.load();
   const clock = new ManualClock(Date.parse('2026-06-10T12:00:00Z'));
   const parts = {
     dir,
@@ -74,10 +80,11 @@ async function setup(dataDir?: string) {
     },
     random: () => 1,
     ...parts,
+    ...(withConfig ? { config: overlay } : {}),
   });
   managers.push(manager);
   await manager.start();
-  return { ...parts, manager, slots: manager.slots };
+  return { ...parts, manager, slots: manager.slots, overlay };
 }
 
 type Env = Awaited<ReturnType<typeof setup>>;
@@ -344,5 +351,43 @@ describe('update manager: watchdog and restarts', () => {
     expect(restarted.slots.activeVersion()).toBe('1.0.0');
     const p = JSON.parse(await readFile(join(env.dir, 'models', 'current.json'), 'utf8'));
     expect(p.active.version).toBe('1.0.0');
+  });
+});
+
+describe('update manager: config overlay', () => {
+  it('applies the desired config and reports its generation as config_generation', async () => {
+    const env = await setup(undefined, true);
+    const v1 = version(env.fetcher, '1.0.0', { sequence: 1 });
+    env.desired.push(desiredUpdate({ generation: 4, model: v1, config: { alerts: { holdOffS: 30 } } }));
+    await vi.waitFor(() => expect(env.reporter.last()).toMatchObject({ phase: 'active', configGeneration: 4 }));
+    expect(env.overlay.current().alerts).toEqual({ holdOffS: 30, resolveAfterNormal: 5 });
+  });
+
+  it('fails a generation whose config is invalid, keeping the previous config and model, without stopping', async () => {
+    const env = await setup(undefined, true);
+    const v1 = version(env.fetcher, '1.0.0', { sequence: 1 });
+    env.desired.push(desiredUpdate({ generation: 1, model: v1, config: { alerts: { holdOffS: 30 } } }));
+    await vi.waitFor(() => expect(env.slots.activeVersion()).toBe('1.0.0'));
+    const v2 = version(env.fetcher, '2.0.0', { sequence: 2 });
+    env.desired.push(desiredUpdate({ generation: 2, model: v2, config: { alerts: { holdOffS: 30, colour: 'red' } } }));
+    await vi.waitFor(() => expect(env.reporter.last()?.phase).toBe('failed'));
+    expect(env.reporter.last()).toMatchObject({ version: '2.0.0', desiredGeneration: 2, configGeneration: 1 });
+    expect(env.reporter.last()!.reason).toMatch(/^config refused: config key alerts\.colour is not hot-reloadable/);
+    expect(env.slots.activeVersion()).toBe('1.0.0');
+    expect(env.overlay.current().alerts.holdOffS).toBe(30);
+
+    env.desired.push(desiredUpdate({ generation: 3, model: v1, config: { alerts: { resolveAfterNormal: 2 } } }));
+    await vi.waitFor(() => expect(env.reporter.last()).toMatchObject({ phase: 'active', configGeneration: 3 }));
+    expect(env.overlay.current().alerts).toEqual({ holdOffS: 600, resolveAfterNormal: 2 });
+  });
+
+  it('keeps the applied config generation across an offline restart', async () => {
+    const env = await setup(undefined, true);
+    env.desired.push(desiredUpdate({ generation: 6, config: { alerts: { resolveAfterNormal: 9 } } }));
+    await vi.waitFor(() => expect(env.reporter.last()).toMatchObject({ phase: 'idle', configGeneration: 6 }));
+    await env.manager.stop();
+    const offline = await setup(env.dir, true);
+    expect(offline.overlay.generation()).toBe(6);
+    expect(offline.overlay.current().alerts.resolveAfterNormal).toBe(9);
   });
 });

@@ -1,3 +1,4 @@
+import type { ConfigOverlayPort } from '../config-overlay/applier.js';
 import type { CurrentPointer, VersionRef } from './model-store.js';
 import type { ConditionSource, DesiredStateSource, StateReporter } from './ports.js';
 import { type Candidate, type PrepareDeps, prepareVersion, restoreVersion, VersionRejected } from './prepare.js';
@@ -13,6 +14,8 @@ export interface UpdateManagerDeps extends PrepareDeps {
   conditions: ConditionSource;
   /** The slots the inference pipeline reads; a fresh set when omitted. */
   slots?: ModelSlots;
+  /** Applies the desired state's config overlay; without it the config is ignored. */
+  config?: ConfigOverlayPort;
 }
 
 class Superseded extends Error {}
@@ -98,6 +101,7 @@ export class UpdateManager {
   }
 
   private async reconcile(d: DesiredUpdate, signal: AbortSignal): Promise<void> {
+    if (!(await this.applyConfig(d))) return;
     const a = d.model;
     if (!a) {
       this.report(d, 'idle', '', 'desired state names no model', this.slots.activeVersion());
@@ -109,6 +113,20 @@ export class UpdateManager {
       else await this.update(d, a, signal);
     }
     await this.reconcileShadow(d, signal);
+  }
+
+  /**
+   * The config goes first and the desired state is taken as a whole: a refused config fails the
+   * generation (the previous config stays) so the rollout sees FAILED rather than a half-applied state.
+   */
+  private async applyConfig(d: DesiredUpdate): Promise<boolean> {
+    const port = this.deps.config;
+    if (!port || port.generation() === d.generation) return true;
+    const check = await port.apply(d.generation, d.config);
+    if (check.ok) return true;
+    const active = this.slots.activeVersion();
+    this.report(d, 'failed', d.model?.version ?? active, `config refused: ${check.reason}`, active);
+    return false;
   }
 
   private async update(d: DesiredUpdate, a: DesiredArtifact, signal: AbortSignal): Promise<void> {
@@ -281,6 +299,7 @@ export class UpdateManager {
       desiredGeneration: d.generation,
       rolloutId: d.rolloutId,
       atMs: this.deps.clock.now(),
+      configGeneration: this.deps.config?.generation() ?? 0,
     });
   }
 }

@@ -61,6 +61,8 @@ export interface DesiredUpdate {
   model: DesiredArtifact | undefined;
   shadow: DesiredArtifact | undefined;
   rules: SwitchRules;
+  /** The merged agent config layers (google.protobuf.Struct as a plain object); absent: none. */
+  config?: Record<string, unknown>;
 }
 
 /** What the control plane signed: manifest, digest and size, and the explicit-rollback permission. */
@@ -82,6 +84,8 @@ export interface StateReport {
   rolloutId: string;
   previousVersion: string;
   atMs: number;
+  /** Desired-state generation whose config is in effect; 0 (or absent) before any. */
+  configGeneration?: number;
 }
 
 export const EMPTY_RULES: SwitchRules = Object.freeze({

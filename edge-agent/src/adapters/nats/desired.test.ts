@@ -22,6 +22,16 @@ const manifest = {
 };
 
 describe('desired-state mapping', () => {
+  it('carries the merged config through the wire as a plain object, and none when absent', () => {
+    const wire = DesiredState.encode(
+      DesiredState.fromPartial({ generation: 3, config: { alerts: { holdOffS: 30, resolveAfterNormal: 2 } } }),
+    ).finish();
+    expect(desiredFromProto(DesiredState.decode(wire)).config).toEqual({
+      alerts: { holdOffS: 30, resolveAfterNormal: 2 },
+    });
+    expect(desiredFromProto(DesiredState.fromPartial({ generation: 3 })).config).toBeUndefined();
+  });
+
   it('decodes a signed payload into a domain manifest', () => {
     const bytes = SignedPayload.encode({
       manifest,

@@ -86,6 +86,7 @@ export function desiredFromProto(d: DesiredState): DesiredUpdate {
     model: artifactFromProto(d.model),
     shadow: artifactFromProto(d.shadow),
     rules: rulesFromProto(d.switchPolicy),
+    ...(d.config ? { config: d.config } : {}),
   };
 }
 

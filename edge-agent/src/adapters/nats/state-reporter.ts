@@ -144,7 +144,7 @@ export class JetStreamStateReporter implements StateReporter {
       rolloutId: r.rolloutId,
       previousVersion: r.previousVersion,
       atMs: r.atMs,
-      configGeneration: 0,
+      configGeneration: r.configGeneration ?? 0,
     }).finish();
     const msgID = `${this.deps.agentId}:state:${reportSeq}`;
     await this.deps.js().publish(this.subject, msg, { msgID, timeout: this.deps.timeoutMs ?? 5000 });
