@@ -5,7 +5,7 @@
  * that open removes.
  */
 import { type FileHandle, open, rename, truncate, unlink } from 'node:fs/promises';
-import { fsyncDir } from './cursor-file.js';
+import { fsyncDir } from '../fs-atomic.js';
 import { FRAME_HEADER_BYTES, type FrameFault, readU64, SEGMENT_HEADER_BYTES, writeSegmentHeader } from './frame.js';
 import { Segment } from './segment.js';
 import { walkFrames } from './walk.js';

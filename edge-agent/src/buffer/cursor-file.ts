@@ -4,8 +4,9 @@
  *
  *   u32 magic "MWCU" | u32 version=1 | u64 send | u64 commit | u64 seqFloor | u32 crc32c of the 32 bytes before
  */
-import { open, readFile, rename } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { writeFileAtomic } from '../fs-atomic.js';
 import { crc32c } from './crc32c.js';
 import { readU64, writeU64 } from './frame.js';
 
@@ -42,29 +43,5 @@ export async function saveCursors(dir: string, c: Cursors): Promise<void> {
   writeU64(buf, 16, c.commit);
   writeU64(buf, 24, c.seqFloor);
   buf.writeUInt32LE(crc32c(buf, 0, SIZE - 4), SIZE - 4);
-  await writeFileAtomic(dir, CURSOR_FILE, buf);
-}
-
-/** Writes `name` in `dir` so a crash leaves either the old or the new content, never a mix. */
-export async function writeFileAtomic(dir: string, name: string, data: Uint8Array): Promise<void> {
-  const tmp = join(dir, `${name}.tmp`);
-  const fh = await open(tmp, 'w');
-  try {
-    await fh.writeFile(data);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  await rename(tmp, join(dir, name));
-  await fsyncDir(dir);
-}
-
-/** Makes file creations, renames and deletions in `dir` durable. */
-export async function fsyncDir(dir: string): Promise<void> {
-  const fh = await open(dir, 'r');
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
+  await writeFileAtomic(join(dir, CURSOR_FILE), buf);
 }

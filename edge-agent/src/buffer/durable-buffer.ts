@@ -25,8 +25,9 @@
  * handed out; nothing is trusted from an earlier verification.
  */
 import { type FileHandle, open, unlink } from 'node:fs/promises';
+import { fsyncDir } from '../fs-atomic.js';
 import { compactSegment, type Decide, quarantineTail, Verdict } from './compact.js';
-import { type Cursors, fsyncDir, loadCursors, saveCursors } from './cursor-file.js';
+import { type Cursors, loadCursors, saveCursors } from './cursor-file.js';
 import { DropCounter, type DropReason } from './drops.js';
 import { BufferArgumentError, BufferFullError, BufferUnavailableError } from './errors.js';
 import { FRAME_HEADER_BYTES, SEGMENT_HEADER_BYTES } from './frame.js';

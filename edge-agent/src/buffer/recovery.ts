@@ -6,8 +6,8 @@
  */
 import { mkdir, readdir, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
+import { fsyncDir } from '../fs-atomic.js';
 import { quarantineTail, truncateDurably } from './compact.js';
-import { fsyncDir } from './cursor-file.js';
 import { parseSegmentName, type ScanResult, type Segment, scanSegment } from './segment.js';
 import type { CorruptionEvent, OpenReport } from './types.js';
 

@@ -1,7 +1,7 @@
 /** One group commit: writes a batch into the active segment (rolling as planned) and fdatasyncs it. */
 import { type FileHandle, open, unlink } from 'node:fs/promises';
+import { fsyncDir } from '../fs-atomic.js';
 import { truncateDurably } from './compact.js';
-import { fsyncDir } from './cursor-file.js';
 import { SEGMENT_HEADER_BYTES, writeSegmentHeader } from './frame.js';
 import { Segment } from './segment.js';
 import type { WriteBatch } from './write-batch.js';

@@ -1,7 +1,7 @@
 import { mkdir, readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Logger } from 'pino';
-import { writeFileAtomic } from '../update/fs-atomic.js';
+import { writeFileAtomic } from '../fs-atomic.js';
 import { type ConfigOverlay, checkOverlay, effectiveHotConfig, type HotConfig, type OverlayCheck } from './overlay.js';
 
 /** What the update manager needs: apply a desired state's config, and the generation in effect. */

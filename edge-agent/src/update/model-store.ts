@@ -2,7 +2,7 @@ import { mkdir, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ErrorCode, MillwrightError } from '../domain/errors.js';
 import type { ModelManifest } from '../domain/model.js';
-import { fsyncDir, writeFileAtomic } from './fs-atomic.js';
+import { fsyncDir, writeFileAtomic } from '../fs-atomic.js';
 import type { ArtifactSignature } from './types.js';
 
 export interface VersionRef {

@@ -3,7 +3,7 @@ import { dirname } from 'node:path';
 import { AgentStateReport, ModelStatePhase, subjects } from '@millwright/proto';
 import type { JetStreamClient } from '@nats-io/jetstream';
 import { assertNever } from '../../domain/errors.js';
-import { writeFileAtomic } from '../../update/fs-atomic.js';
+import { writeFileAtomic } from '../../fs-atomic.js';
 import type { StateReporter, UpdateClock } from '../../update/ports.js';
 import type { StateReport, UpdatePhase } from '../../update/types.js';
 

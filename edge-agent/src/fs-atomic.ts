@@ -24,13 +24,3 @@ export async function fsyncDir(dir: string): Promise<void> {
     await fh.close();
   }
 }
-
-/** fsyncs an existing file's content. */
-export async function fsyncFile(path: string): Promise<void> {
-  const fh = await open(path, 'r+');
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-}
