@@ -73,7 +73,17 @@ export const ConfigSchema = z.object({
       bootstrapAdminTokenFile: z.string().optional(),
     })
     .prefault({}),
-  http: z.object({ host: z.string().default('127.0.0.1'), port: port.default(8080) }).prefault({}),
+  http: z
+    .object({
+      host: z.string().default('127.0.0.1'),
+      port: port.default(8080),
+      /** HTTPS for the dashboard, its JSON API and /metrics (security): PEM certificate chain and key. */
+      tls: z
+        .object({ certFile: z.string().optional(), keyFile: z.string().optional() })
+        .prefault({})
+        .refine((t) => Boolean(t.certFile) === Boolean(t.keyFile), { message: 'certFile and keyFile go together' }),
+    })
+    .prefault({}),
   s3: z
     .object({
       endpoint: z.string().url().optional(),
@@ -157,10 +167,14 @@ export const ConfigSchema = z.object({
     .prefault({}),
   signing: z
     .object({
-      /** ed25519 private key that signs model versions: PKCS#8 PEM or the raw 32-byte seed in base64. Rotate by pointing at a new key. */
+      /** ed25519 private key (PKCS#8 PEM or the raw 32-byte seed in base64) that becomes the active signing key of a fresh database. Rotate with `mwctl models keys rotate`. */
       keyFile: z.string().optional(),
-      /** Development only: without keyFile, a key is generated into this directory on first start and reused. */
+      /** Directory of further private keys (`*.pem`, `*.key`), the same on every replica; `mwctl models keys rotate` generates new keys into it. */
+      keyDir: z.string().optional(),
+      /** Development only: without keyFile, a key is generated into this directory on first start and reused; also a key directory. */
       devKeyDir: z.string().optional(),
+      /** How often agents enrolled since the last key change are given a desired state with the newest trust bundle. @default 60 */
+      trustSweepS: z.number().positive().max(86_400).default(60),
     })
     .prefault({}),
   registry: z

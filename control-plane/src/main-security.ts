@@ -19,6 +19,8 @@ import { ApiTokenService } from './security/api-tokens.js';
 export interface SecurityWiring {
   /** Pass to startGrpcServer: wraps every service with authentication and role checks; TLS. */
   grpc: GrpcServerSecurity;
+  /** Pass to startHttpServer: HTTPS when `http.tls` is set. */
+  http: { tls?: { certPem: Buffer; keyPem: Buffer } };
   admin: GrpcServiceBinding;
   /** Per-agent NATS credentials when `nats.auth.accountSeedFile` is set. */
   credentials: AgentCredentialIssuer | undefined;
@@ -58,6 +60,7 @@ export function createSecurityWiring(deps: {
   const nats = natsIssuer(config, db, log);
   return {
     grpc: { wrap: (b) => auth.wrapService(b), ...grpcTls(config) },
+    http: httpTls(config),
     admin: adminServiceBinding({
       tokens,
       audit: new PostgresAuditQuery({ db }),
@@ -66,6 +69,7 @@ export function createSecurityWiring(deps: {
     credentials: nats?.issuer,
     async start() {
       if (config.auth.disabled) log.warn('auth.disabled: every API caller is an admin (development only)');
+      warnPlaintext(config, log);
       await bootstrapAdmin(config, tokens, log);
       await nats?.start();
     },
@@ -99,6 +103,29 @@ function grpcTls(config: Readonly<Config>): Pick<GrpcServerSecurity, 'tls'> {
     ...(t.clientCaFile ? { clientCaPem: Buffer.from(read('grpc.tls.clientCaFile', t.clientCaFile)) } : {}),
   };
   return { tls };
+}
+
+function httpTls(config: Readonly<Config>): SecurityWiring['http'] {
+  const t = config.http.tls;
+  if (!t.certFile || !t.keyFile) return {};
+  return {
+    tls: {
+      certPem: Buffer.from(read('http.tls.certFile', t.certFile)),
+      keyPem: Buffer.from(read('http.tls.keyFile', t.keyFile)),
+    },
+  };
+}
+
+/**
+ * API tokens cross these listeners: plaintext is fine on loopback or behind a TLS-terminating proxy
+ * on the same host, and worth a warning anywhere else (docs/SECURITY.md, TLS).
+ */
+function warnPlaintext(config: Readonly<Config>, log: Logger): void {
+  const loopback = (host: string) => host === 'localhost' || host === '::1' || host.startsWith('127.');
+  if (!config.grpc.tls.certFile && !loopback(config.grpc.host))
+    log.warn({ host: config.grpc.host }, 'grpc.plaintext: API tokens travel unencrypted (set grpc.tls)');
+  if (!config.http.tls.certFile && !loopback(config.http.host))
+    log.warn({ host: config.http.host }, 'http.plaintext: API tokens travel unencrypted (set http.tls)');
 }
 
 /** The JWT issuer with its system-account connection; undefined while decentralised auth is off. */

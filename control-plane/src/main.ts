@@ -196,9 +196,11 @@ export async function startControlPlane(config: Readonly<Config>) {
     registry,
     ready: () => ready && !nc.isClosed(),
     routes: dashboard.routes,
+    ...security.http,
   });
   retraining.start();
   rollouts.start();
+  modelRegistry.start();
   log.info({ grpcPort: grpc.port, httpPort: http.port }, 'control_plane.ready');
 
   return {
@@ -214,6 +216,7 @@ export async function startControlPlane(config: Readonly<Config>) {
       await records.stop();
       await rollouts.stop();
       await retraining.stop();
+      await modelRegistry.stop();
       await nc.drain();
       await security.stop();
       await http.stop();

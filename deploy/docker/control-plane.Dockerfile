@@ -48,9 +48,12 @@ RUN ln -s /app/dist/main.js /usr/local/bin/mw-control-plane \
 # The node image's unprivileged user (uid 1000); Kubernetes runAsUser uses the same number.
 USER 1000:1000
 EXPOSE 7443 8080
-# /readyz: connected to NATS and PostgreSQL and serving (compose waits on it). Liveness in
-# Kubernetes uses /healthz instead. No curl in the slim image: node's fetch does it.
+# /readyz: connected to NATS and PostgreSQL and serving. Liveness in Kubernetes uses /healthz
+# instead. No curl in the slim image: node does it. HTTPS first (http.tls, set in the environment or
+# the config file), plain HTTP when the port does not speak TLS. The certificate is not verified, as
+# in a kubelet HTTPS probe: a loopback check that sends nothing secret. Compose overrides this check
+# with one that verifies against its CA.
 HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 \
-  CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.MW_HTTP_PORT||8080)+'/readyz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
+  CMD ["node", "-e", "const o={host:'127.0.0.1',port:(process.env.MW_HTTP_PORT||8080),path:'/readyz',rejectUnauthorized:false},ok=r=>process.exit(r.statusCode===200?0:1);require('https').get(o,ok).on('error',()=>require('http').get(o,ok).on('error',()=>process.exit(1)))"]
 # Migrations: run `mwctl migrate` with MW_DATABASE_URL (compose job, Kubernetes Job).
 CMD ["mw-control-plane"]

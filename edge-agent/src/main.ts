@@ -4,7 +4,6 @@ import { readFileSync, realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { bufferStatus } from './adapters/nats/buffer-status.js';
-import { KvCapturePolicySource } from './adapters/nats/capture-policy.js';
 import { connectNats } from './adapters/nats/connect.js';
 import { NatsEnrollClient, nkeyUserKeys } from './adapters/nats/enroll.js';
 import { HeartbeatPublisher } from './adapters/nats/heartbeat.js';
@@ -53,7 +52,13 @@ export async function startAgent(config: Readonly<AgentConfig>) {
   const credsFile = config.nats.credsFile ?? identity?.credsFile;
   // Offline first: connect in the background; inference starts now from the model on local disk.
   const link = new NatsLink(
-    connectNats({ url: config.nats.url, credsFile, agentId: config.agentId, tls: config.nats.tls }),
+    connectNats({
+      url: config.nats.url,
+      credsFile,
+      agentId: config.agentId,
+      tls: config.nats.tls,
+      onConnectError: (err) => log.warn({ err }, 'nats.connect_failed'),
+    }),
   );
   void link.ready.then(() => log.info('nats.connected'));
   const metrics = new Registry();
@@ -70,8 +75,6 @@ export async function startAgent(config: Readonly<AgentConfig>) {
     log,
     configOverlay,
   });
-  // Restores the last good model from disk before inference starts; needs no network.
-  await updates.manager.start();
   const dataPlane = await DataPlane.open({
     config,
     log,
@@ -79,16 +82,12 @@ export async function startAgent(config: Readonly<AgentConfig>) {
     models: slots,
     bootId: randomBytes(4).toString('hex'),
     makeUplink: (bufferId) => uplink({ link, config, bufferId, log }),
-    capturePolicies: new KvCapturePolicySource({
-      nc: () => link.connection(),
-      siteId: config.siteId,
-      agentId: config.agentId,
-      onError: (err) => log.warn({ err }, 'capture.policy.watch_failed'),
-    }),
   });
-  configOverlay.subscribe(({ alerts }) =>
-    dataPlane.setAlertPolicy({ holdOffMs: alerts.holdOffS * 1000, resolveAfterNormal: alerts.resolveAfterNormal }),
-  );
+  // Alert policy, cleaning parameters and capture policy follow the desired state without a restart.
+  configOverlay.subscribe((next) => dataPlane.prepareConfig(next));
+  // Restores the last good model from disk before inference starts; needs no network. It starts
+  // after the data plane subscribed, so every desired config is checked against its channels.
+  await updates.manager.start();
   await dataPlane.start();
   const heartbeat = new HeartbeatPublisher({
     link,

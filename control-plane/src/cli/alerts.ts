@@ -1,11 +1,14 @@
 /** `mwctl alerts rules ls|add|rm`: alert rules over the control plane's JSON API (HTTP port). */
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import type { ParsedArgs } from './args.js';
-import { CliError, EXIT } from './client.js';
+import { CliError, EXIT, refusePlaintextToken } from './client.js';
 import { table } from './format.js';
 
 export const ALERTS_USAGE = `  alerts rules ls [--http URL]
   alerts rules add ID --kind agent_offline|update_failed|rollout_paused|drift|buffer_full|dropping --webhook URL
-                   [--param minutes=5|threshold=3|percent=80]...   (HTTP API: --http or MW_HTTP_URL, default http://127.0.0.1:8080)
+                   [--param minutes=5|threshold=3|percent=80]...   (HTTP API: --http or MW_HTTP_URL, default http://127.0.0.1:8080;
+                   an https:// URL trusts --ca FILE, else the system CAs)
   alerts rules rm ID`;
 
 const HTTP_EXIT: Record<number, number> = {
@@ -25,11 +28,15 @@ interface Rule {
   enabled: boolean;
 }
 
-export async function alertsCommand(
-  args: ParsedArgs,
-  opts: { token?: string | undefined; timeoutMs: number },
-  env: NodeJS.ProcessEnv,
-): Promise<string> {
+/** What the HTTP API calls need: the token, and the transport settings of transport.ts. */
+interface HttpOpts {
+  token?: string | undefined;
+  timeoutMs: number;
+  caPem?: Buffer | undefined;
+  allowPlaintext?: boolean | undefined;
+}
+
+export async function alertsCommand(args: ParsedArgs, opts: HttpOpts, env: NodeJS.ProcessEnv): Promise<string> {
   const [group, sub, id] = args.positionals;
   const base = (args.flags.http?.[0] ?? env.MW_HTTP_URL ?? 'http://127.0.0.1:8080').replace(/\/$/, '');
   const req = (method: string, path: string, body?: unknown) => request(base, opts, method, path, body);
@@ -88,28 +95,45 @@ function hostOf(url: string): string {
   }
 }
 
-async function request(
-  base: string,
-  opts: { token?: string | undefined; timeoutMs: number },
-  method: string,
-  path: string,
-  body?: unknown,
-): Promise<unknown> {
+async function request(base: string, opts: HttpOpts, method: string, path: string, body?: unknown): Promise<unknown> {
+  const url = new URL(`${base}${path}`);
+  if (url.protocol !== 'https:') refusePlaintextToken(url.hostname, opts.token, opts.allowPlaintext);
   const headers: Record<string, string> = { accept: 'application/json' };
   if (opts.token) headers.authorization = `Bearer ${opts.token}`;
   if (body !== undefined) headers['content-type'] = 'application/json';
-  let res: Response;
+  let res: { status: number; text: string };
   try {
-    res = await fetch(`${base}${path}`, {
-      method,
-      headers,
-      body: body === undefined ? undefined : JSON.stringify(body),
-      signal: AbortSignal.timeout(opts.timeoutMs),
-    });
+    res = await send(url, { method, headers, ...(opts.caPem ? { ca: opts.caPem } : {}) }, body, opts.timeoutMs);
   } catch (err) {
     throw new CliError(`cannot reach ${base}: ${(err as Error).message}`, EXIT.UNAVAILABLE);
   }
-  const data = (await res.json().catch(() => ({}))) as { error?: { message?: string } };
-  if (!res.ok) throw new CliError(data.error?.message ?? `HTTP ${res.status}`, HTTP_EXIT[res.status] ?? EXIT.ERROR);
+  let data: { error?: { message?: string } } = {};
+  try {
+    data = JSON.parse(res.text) as typeof data;
+  } catch {
+    // not JSON (a proxy's error page): the status code speaks
+  }
+  const ok = res.status >= 200 && res.status < 300;
+  if (!ok) throw new CliError(data.error?.message ?? `HTTP ${res.status}`, HTTP_EXIT[res.status] ?? EXIT.ERROR);
   return data;
+}
+
+/** node:http(s) rather than fetch: fetch cannot be told to trust a private CA (`--ca`). */
+function send(
+  url: URL,
+  options: { method: string; headers: Record<string, string>; ca?: Buffer },
+  body: unknown,
+  timeoutMs: number,
+): Promise<{ status: number; text: string }> {
+  const make = url.protocol === 'https:' ? httpsRequest : httpRequest;
+  return new Promise((resolve, reject) => {
+    const req = make(url, { ...options, signal: AbortSignal.timeout(timeoutMs) }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(body === undefined ? undefined : JSON.stringify(body));
+  });
 }

@@ -6,7 +6,7 @@ export interface ParsedArgs {
   json: boolean;
 }
 
-const BOOLEAN = new Set(['json', 'help', 'yes', 'force', 'dry-run', 'shadow', 'create']);
+const BOOLEAN = new Set(['json', 'help', 'yes', 'force', 'dry-run', 'shadow', 'create', 'tls', 'allow-plaintext']);
 
 /** `--key value`, `--key=value`, repeatable; booleans listed above. Unknown flags are kept for commands to check. */
 export function parseArgs(argv: string[]): ParsedArgs {

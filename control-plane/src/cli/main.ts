@@ -10,7 +10,7 @@ import { runMigrations } from '../adapters/postgres/db.js';
 import { ALERTS_USAGE, alertsCommand } from './alerts.js';
 import { type ParsedArgs, parseArgs } from './args.js';
 import { AUDIT_USAGE, auditCommand } from './audit.js';
-import { CliError, EXIT, tlsChannel } from './client.js';
+import { CliError, EXIT } from './client.js';
 import { fleetCommand } from './fleet.js';
 import { MODELS_USAGE, modelsCommand } from './models.js';
 import { NATS_USAGE, natsCommand } from './nats-auth.js';
@@ -19,8 +19,10 @@ import { ROLLOUTS_USAGE, rolloutsCommand, stopRollouts } from './rollouts.js';
 import { sitesCommand } from './sites.js';
 import { tokensCommand } from './tokens.js';
 import { TOKENS_API_USAGE, tokensApiCommand } from './tokens-api.js';
+import { TRANSPORT_USAGE, transportOf } from './transport.js';
 
 const USAGE = `usage: mwctl [--server HOST:PORT] [--token TOKEN] [--ca FILE] [--json] COMMAND
+${TRANSPORT_USAGE}
 
 commands:
   fleet ls [--site S] [--line L] [--label k=v]... [--health online|stale|offline|decommissioned] [--limit N]
@@ -41,7 +43,7 @@ ${ROLLOUTS_USAGE}
 ${RETRAINING_USAGE}
   migrate [--database-url URL]       apply database migrations (also done by mw-control-plane on start)
 
-environment: MW_SERVER (default 127.0.0.1:7443), MW_TOKEN, MW_CA_FILE, MW_DATABASE_URL, MW_ACTOR (--actor; default the OS user)`;
+environment: MW_SERVER (default 127.0.0.1:7443), MW_TOKEN, MW_TOKEN_FILE, MW_CA_FILE, MW_TLS, MW_CERT_FILE, MW_KEY_FILE, MW_ALLOW_PLAINTEXT, MW_DATABASE_URL, MW_ACTOR (--actor; default the OS user)`;
 
 function osUser(): string | undefined {
   try {
@@ -51,14 +53,31 @@ function osUser(): string | undefined {
   }
 }
 
-/** `--ca FILE`: TLS to the control plane trusting that CA. */
-function tlsOption(caFile: string | undefined) {
-  if (!caFile) return {};
+/** `--token`, `--token-file`, then `MW_TOKEN`, `MW_TOKEN_FILE` (a file keeps the token out of `ps`). */
+export function tokenOf(args: ParsedArgs, env: NodeJS.ProcessEnv): string | undefined {
+  const flagFile = args.flags['token-file']?.[0];
+  if (args.flags.token?.[0]) return args.flags.token[0];
+  if (flagFile) return readToken(flagFile);
+  if (env.MW_TOKEN) return env.MW_TOKEN;
+  return env.MW_TOKEN_FILE ? readToken(env.MW_TOKEN_FILE) : undefined;
+}
+
+function readToken(file: string): string {
   try {
-    return { channel: tlsChannel(readFileSync(caFile)) };
+    const token = readFileSync(file, 'utf8').trim();
+    if (!token) throw new Error('empty');
+    return token;
   } catch (err) {
-    throw new CliError(`--ca: cannot read ${caFile}: ${(err as Error).message}`, EXIT.USAGE);
+    throw new CliError(`--token-file: cannot read a token from ${file}: ${(err as Error).message}`, EXIT.USAGE);
   }
+}
+
+export function timeoutOf(text: string | undefined): number {
+  if (text === undefined) return 15_000;
+  const ms = Number(text);
+  if (!Number.isFinite(ms) || ms <= 0)
+    throw new CliError(`--timeout expects milliseconds, got ${JSON.stringify(text)}`, EXIT.USAGE);
+  return ms;
 }
 
 export async function run(argv: string[], env: NodeJS.ProcessEnv): Promise<string> {
@@ -68,10 +87,10 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv): Promise<strin
   const sub = { ...args, positionals: rest };
   const opts = {
     server: args.flags.server?.[0] ?? env.MW_SERVER ?? '127.0.0.1:7443',
-    token: args.flags.token?.[0] ?? env.MW_TOKEN,
-    timeoutMs: Number(args.flags.timeout?.[0] ?? 15_000),
+    token: tokenOf(args, env),
+    timeoutMs: timeoutOf(args.flags.timeout?.[0]),
     actor: args.flags.actor?.[0] ?? env.MW_ACTOR ?? osUser(),
-    ...tlsOption(args.flags.ca?.[0] ?? env.MW_CA_FILE),
+    ...transportOf(args, env),
   };
   switch (command) {
     case 'fleet':
@@ -106,7 +125,20 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv): Promise<strin
   }
 }
 
+/**
+ * grpc-js gives the server's address as TLS server name; for an IP address (`--server 10.0.0.5:7443`)
+ * Node warns once (DEP0123) and ignores the name. The certificate is still checked against the IP,
+ * so the warning would only clutter stderr, which scripts read.
+ */
+function quietTlsServerNameWarning(): void {
+  process.removeAllListeners('warning');
+  process.on('warning', (w: Error & { code?: string }) => {
+    if (w.code !== 'DEP0123') process.stderr.write(`${w.name}: ${w.message}\n`);
+  });
+}
+
 if (process.argv[1] && import.meta.url === pathToFileURL(realpathSync(process.argv[1])).href) {
+  quietTlsServerNameWarning();
   run(process.argv.slice(2), process.env).then(
     (out) => {
       process.stdout.write(`${out}\n`);

@@ -8,7 +8,7 @@ import {
   retrainingStatusToJSON,
 } from '@millwright/proto';
 import type { ParsedArgs } from './args.js';
-import { type CallOptions, CliError, call, EXIT, insecure } from './client.js';
+import { type CallOptions, CliError, call, channelOf, EXIT } from './client.js';
 import { parseDuration } from './duration.js';
 import { table } from './format.js';
 
@@ -32,7 +32,7 @@ const json = (v: unknown) => JSON.stringify(v, null, 2);
 const flag = (a: ParsedArgs, name: string) => a.flags[name]?.[0];
 
 export async function retrainingCommand(args: ParsedArgs, opts: Opts): Promise<string> {
-  const client = new RetrainingServiceClient(opts.server, insecure());
+  const client = new RetrainingServiceClient(opts.server, channelOf(opts));
   try {
     const [sub, ...pos] = args.positionals;
     switch (sub) {

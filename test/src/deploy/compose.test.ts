@@ -1,15 +1,11 @@
-import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { copyFile, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { loadConfig } from '@millwright/control-plane/config.js';
 import { loadAgentConfig } from '@millwright/edge-agent/config.js';
 import { describe, expect, it } from 'vitest';
-import { accepts, deployPath, ENV, yamlDocs } from './support.js';
-
-const exec = promisify(execFile);
+import { accepts, deployPath, ENV, makeCerts, openssl, runInitSecrets, yamlDocs } from './support.js';
 
 /**
  * The part of the Compose Specification (compose-spec.io JSON schema) this file uses, checked
@@ -132,6 +128,9 @@ const raw = yamlDocs(deployPath('compose/compose.yaml'))[0];
 const compose = raw as Compose;
 const services = Object.entries(compose.services);
 const byImage = (fragment: string) => services.filter(([, s]) => s.image.includes(fragment));
+/** The services that run the control-plane server (not the migration job). */
+const replicas = () =>
+  byImage('millwright/control-plane').filter(([, s]) => s.command?.[0] === 'mw-control-plane') as [string, Service][];
 
 /** What a secret file holds in the running stack, for loading configs the way the binaries do. */
 const SECRET_VALUES: Record<string, string> = {
@@ -181,11 +180,12 @@ describe('deploy/compose/compose.yaml', () => {
   });
 
   it('runs two control-plane replicas with distinct ids and host ports', () => {
-    const replicas = byImage('millwright/control-plane').filter(([, s]) => s.command?.[0] === 'mw-control-plane');
-    expect(replicas).toHaveLength(2);
-    const ids = replicas.map(([, s]) => s.environment?.MW_REPLICA_ID);
+    expect(replicas()).toHaveLength(2);
+    const ids = replicas().map(([, s]) => s.environment?.MW_REPLICA_ID);
     expect(new Set(ids).size).toBe(2);
-    const hostPorts = replicas.flatMap(([, s]) => s.ports ?? []).map((p) => p.split(':')[0]);
+    const hostPorts = replicas()
+      .flatMap(([, s]) => s.ports ?? [])
+      .map((p) => p.split(':')[0]);
     expect(new Set(hostPorts).size).toBe(hostPorts.length);
   });
 
@@ -209,8 +209,7 @@ describe('deploy/compose/compose.yaml', () => {
   it('mounts only secret files init-secrets.sh creates, and a second run keeps them', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'mw-compose-secrets-'));
     try {
-      await copyFile(deployPath('compose/init-secrets.sh'), join(dir, 'init-secrets.sh'));
-      await exec('bash', [join(dir, 'init-secrets.sh')]);
+      await runInitSecrets(dir);
       const first = new Map<string, string>();
       for (const [, { file }] of Object.entries(compose.secrets)) {
         first.set(file, await readFile(join(dir, file), 'utf8'));
@@ -219,12 +218,85 @@ describe('deploy/compose/compose.yaml', () => {
       expect(first.get('./secrets/database_url')).toContain(first.get('./secrets/postgres_password'));
       expect(first.get('./secrets/signing_key.pem')).toMatch(/BEGIN PRIVATE KEY/);
       expect((await stat(join(dir, 'secrets'))).mode & 0o777).toBe(0o700);
-      await exec('bash', [join(dir, 'init-secrets.sh')]);
+      await runInitSecrets(dir);
       for (const [file, value] of first) expect(await readFile(join(dir, file), 'utf8')).toBe(value);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
     expect(existsSync(deployPath('compose/nats/nats.conf'))).toBe(true);
+  });
+
+  it('init-secrets.sh issues a CA and a server certificate that verify for every replica name, localhost and loopback', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'mw-compose-tls-'));
+    try {
+      const secrets = await runInitSecrets(dir);
+      const ca = join(secrets, 'ca.pem');
+      const cert = join(secrets, 'control-plane.pem');
+      const verify = (...args: string[]) => openssl('verify', '-CAfile', ca, '-purpose', 'sslserver', ...args, cert);
+      for (const [name] of replicas()) await expect(verify('-verify_hostname', name)).resolves.toMatch(/: OK/);
+      await expect(verify('-verify_hostname', 'localhost')).resolves.toMatch(/: OK/);
+      await expect(verify('-verify_ip', '127.0.0.1')).resolves.toMatch(/: OK/);
+      await expect(verify('-verify_ip', '::1')).resolves.toMatch(/: OK/);
+      // The check can fail: another service's name is not on the certificate.
+      await expect(verify('-verify_hostname', 'nats')).rejects.toThrow(/hostname mismatch/);
+      // The key is the certificate's, the CA is a CA, and its key stays private.
+      const pub = await openssl('pkey', '-pubout', '-in', join(secrets, 'control-plane-key.pem'));
+      expect(await openssl('x509', '-pubkey', '-noout', '-in', cert)).toBe(pub);
+      expect(await openssl('x509', '-noout', '-ext', 'basicConstraints', '-in', ca)).toMatch(/CA:TRUE/);
+      expect((await stat(join(secrets, 'ca-key.pem'))).mode & 0o777).toBe(0o600);
+      expect(await readFile(join(secrets, 'admin_token'), 'utf8')).toMatch(/^mwt_[A-Za-z0-9_-]{43}$/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('init-secrets.sh adds EXTRA_SANS, and reissues a certificate that expires soon or that another CA signed', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'mw-compose-tls-'));
+    try {
+      const secrets = await runInitSecrets(dir, { EXTRA_SANS: 'DNS:millwright.example.com,IP:10.0.0.5' });
+      const ca = join(secrets, 'ca.pem');
+      const cert = join(secrets, 'control-plane.pem');
+      const verify = (...args: string[]) => openssl('verify', '-CAfile', ca, ...args, cert);
+      await expect(verify('-verify_hostname', 'millwright.example.com')).resolves.toMatch(/: OK/);
+      await expect(verify('-verify_ip', '10.0.0.5')).resolves.toMatch(/: OK/);
+      const caBefore = await readFile(ca, 'utf8');
+      const serial = () => openssl('x509', '-noout', '-serial', '-in', cert);
+
+      // A certificate of our CA valid for one more day: renewed on the next run.
+      const csr = join(dir, 'short.csr');
+      await openssl('req', '-new', '-key', join(secrets, 'control-plane-key.pem'), '-subj', '/CN=short', '-out', csr);
+      await openssl(
+        'x509',
+        '-req',
+        '-in',
+        csr,
+        '-CA',
+        ca,
+        '-CAkey',
+        join(secrets, 'ca-key.pem'),
+        '-set_serial',
+        '7',
+        '-days',
+        '1',
+        '-out',
+        cert,
+      );
+      expect(await serial()).toMatch(/serial=07/);
+      await runInitSecrets(dir);
+      expect(await serial()).not.toMatch(/serial=07/);
+      await expect(openssl('x509', '-checkend', String(60 * 24 * 3600), '-noout', '-in', cert)).resolves.toBeDefined();
+      await expect(verify('-verify_hostname', 'control-plane-1')).resolves.toMatch(/: OK/);
+
+      // A certificate from some other CA: replaced by one of ours; the CA itself is kept.
+      const other = await makeCerts(await mkdtemp(join(dir, 'other-')));
+      await writeFile(cert, await readFile(join(other.dir, 'server.pem')));
+      await expect(verify()).rejects.toThrow(/unable to get local issuer certificate/);
+      await runInitSecrets(dir);
+      await expect(verify('-verify_hostname', 'control-plane-2')).resolves.toMatch(/: OK/);
+      expect(await readFile(ca, 'utf8')).toBe(caBefore);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('gives each control-plane container an environment the real config loader accepts', () => {
@@ -243,6 +315,28 @@ describe('deploy/compose/compose.yaml', () => {
     }
   });
 
+  it('serves gRPC and HTTP over TLS on every replica, with certificate files from mounted secrets', () => {
+    expect(replicas().length).toBeGreaterThan(0);
+    for (const [name, s] of replicas()) {
+      const cfg = loadConfig({ env: s.environment ?? {}, readFile: readSecret });
+      const files = [cfg.grpc.tls.certFile, cfg.grpc.tls.keyFile, cfg.http.tls.certFile, cfg.http.tls.keyFile];
+      for (const f of files) {
+        expect(f, `${name}: a TLS file is not set`).toMatch(/^\/run\/secrets\/\w+$/);
+        expect(s.secrets, `${name}: ${f} is not a mounted secret`).toContain(f?.slice('/run/secrets/'.length));
+      }
+      expect(cfg.auth.disabled).toBe(false);
+      expect(s.secrets).toContain(cfg.auth.bootstrapAdminTokenFile?.slice('/run/secrets/'.length));
+    }
+  });
+
+  it('names only mounted secrets in every *_FILE variable', () => {
+    for (const [name, s] of services) {
+      for (const [k, v] of Object.entries(s.environment ?? {}).filter(([k]) => k.endsWith('_FILE'))) {
+        expect(s.secrets ?? [], `${name}: ${k}=${v}`).toContain(v.slice('/run/secrets/'.length));
+      }
+    }
+  });
+
   it('gives each agent container an environment the real agent config loader accepts', () => {
     for (const [name, s] of byImage('millwright/agent')) {
       const env = s.environment ?? {};
@@ -256,10 +350,36 @@ describe('deploy/compose/compose.yaml', () => {
     }
   });
 
-  it('checks each control-plane healthcheck against the port the replica listens on', () => {
-    for (const [, s] of byImage('millwright/control-plane').filter(([n]) => n !== 'migrate')) {
-      expect(s.healthcheck?.test.join(' ')).toContain(`127.0.0.1:${s.environment?.MW_HTTP_PORT}/readyz`);
+  it('checks each control-plane healthcheck over HTTPS against its port, trusting a mounted CA', () => {
+    for (const [, s] of replicas()) {
+      const test = s.healthcheck?.test.join(' ') ?? '';
+      expect(test).toContain(`https://127.0.0.1:${s.environment?.MW_HTTP_PORT}/readyz`);
+      const ca = test.match(/readFileSync\('\/run\/secrets\/(\w+)'\)/)?.[1];
+      expect(s.secrets).toContain(ca);
+      expect(compose.secrets[ca!]?.file).toBe('./secrets/ca.pem');
     }
+  });
+
+  it('gives mwctl examples that use TLS (--ca) with a server name the certificate carries', () => {
+    const header = readFileSync(deployPath('compose/compose.yaml'), 'utf8').split('\n');
+    const examples = header.filter((l) => /^#.*\bmwctl (?!migrate)/.test(l));
+    expect(examples.length).toBeGreaterThanOrEqual(2);
+    for (const line of examples) expect(line, line).toMatch(/ --ca \S+/);
+    // Inside the network: `docker compose run --rm <replica> ... --ca /run/secrets/X --server <replica>:<grpc port>`.
+    const inside = examples.find((l) => l.includes('run --rm'))!;
+    const svc = compose.services[inside.match(/run --rm (\S+)/)![1]!]!;
+    expect(svc.secrets).toContain(inside.match(/--ca \/run\/secrets\/(\w+)/)?.[1]);
+    expect(svc.secrets).toContain(inside.match(/--token-file \/run\/secrets\/(\w+)/)?.[1]);
+    const [host, port] = inside.match(/--server (\S+)/)![1]!.split(':');
+    expect(replicas().map(([n]) => n)).toContain(host);
+    expect(port).toBe(svc.environment?.MW_GRPC_PORT);
+    // From the host: the CA file of the tls_ca secret and a published gRPC port.
+    const outside = examples.find((l) => l.includes('deploy/compose/secrets/'))!;
+    const caFile = outside.match(/--ca deploy\/compose\/(\S+)/)![1];
+    expect(Object.values(compose.secrets).map((x) => x.file)).toContain(`./${caFile}`);
+    const hostPort = outside.match(/--server localhost:(\d+)/)![1];
+    const published = replicas().flatMap(([, s]) => s.ports ?? []);
+    expect(published).toContain(`${hostPort}:${svc.environment?.MW_GRPC_PORT}`);
   });
 
   it('runs the Millwright containers read-only without capabilities', () => {

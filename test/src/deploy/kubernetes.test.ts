@@ -10,6 +10,7 @@ interface K8sObject {
   spec?: Record<string, unknown>;
   data?: Record<string, string>;
 }
+type HttpGet = { path: string; port: string; scheme?: string };
 interface Container {
   name: string;
   image: string;
@@ -17,17 +18,29 @@ interface Container {
   args?: string[];
   env?: { name: string; value?: string; valueFrom?: unknown }[];
   ports?: { name: string; containerPort: number }[];
-  livenessProbe?: { httpGet?: { path: string; port: string } };
-  readinessProbe?: { httpGet?: { path: string; port: string } };
-  startupProbe?: { httpGet?: { path: string; port: string } };
+  livenessProbe?: { httpGet?: HttpGet };
+  readinessProbe?: { httpGet?: HttpGet };
+  startupProbe?: { httpGet?: HttpGet };
+  volumeMounts?: { name: string; mountPath: string; subPath?: string }[];
   resources?: { requests?: Record<string, string>; limits?: Record<string, string> };
   securityContext?: Record<string, unknown>;
 }
 interface PodSpec {
   securityContext?: { runAsNonRoot?: boolean; runAsUser?: number };
   containers: Container[];
+  volumes?: { name: string; secret?: { secretName: string; optional?: boolean } }[];
+}
+interface CertificateSpec {
+  secretName: string;
+  dnsNames: string[];
+  ipAddresses?: string[];
+  usages: string[];
+  isCA?: boolean;
+  issuerRef: { name: string; kind: string };
 }
 
+/** The kubernetes.io/tls Secret with the control plane's server certificate (tls.crt, tls.key, ca.crt). */
+const TLS_SECRET = 'millwright-control-plane-tls';
 const base = yamlDocs(deployPath('kubernetes/base/kustomization.yaml'))[0] as { resources: string[] };
 const objects = base.resources.flatMap((f) => yamlDocs(deployPath('kubernetes/base', f))) as K8sObject[];
 const find = (kind: string) => {
@@ -37,6 +50,25 @@ const find = (kind: string) => {
 };
 const podOf = (o: K8sObject) => (o.spec as { template: { spec: PodSpec } }).template.spec;
 const workloads = () => [find('Deployment'), find('Job')];
+const overlayDir = 'kubernetes/overlays/production';
+const overlay = yamlDocs(deployPath(overlayDir, 'kustomization.yaml'))[0] as {
+  namespace: string;
+  resources: string[];
+  patchesJson6902: { target: { kind: string }; path: string }[];
+};
+/** The overlay's replacement of the ConfigMap's control-plane.yaml. */
+const overlayConfigText = () => {
+  const patch = overlay.patchesJson6902.find((p) => p.target.kind === 'ConfigMap');
+  const ops = yamlDocs(deployPath(overlayDir, patch!.path))[0] as { path: string; value: string }[];
+  return ops.find((o) => o.path === '/data/control-plane.yaml')!.value;
+};
+const certManager = yamlDocs(deployPath('kubernetes/cert-manager/kustomization.yaml'))[0] as {
+  namespace: string;
+  resources: string[];
+};
+const certManagerObjects = certManager.resources.flatMap((f) =>
+  yamlDocs(deployPath('kubernetes/cert-manager', f)),
+) as K8sObject[];
 
 describe('kubernetes base for the control plane', () => {
   it('parses every resource listed in kustomization.yaml, each with apiVersion, kind and name', () => {
@@ -46,12 +78,13 @@ describe('kubernetes base for the control plane', () => {
     for (const o of objects) expect(o.apiVersion && o.kind && o.metadata.name).toBeTruthy();
   });
 
-  it('runs two replicas with probes on /healthz and /readyz of the http port', () => {
+  it('runs two replicas with HTTPS probes on /healthz and /readyz of the http port', () => {
     const d = find('Deployment');
     expect(d.spec?.replicas).toBe(2);
     const [c] = podOf(d).containers;
-    expect(c?.livenessProbe?.httpGet).toEqual({ path: '/healthz', port: 'http' });
-    expect(c?.readinessProbe?.httpGet).toEqual({ path: '/readyz', port: 'http' });
+    expect(c?.startupProbe?.httpGet).toEqual({ path: '/healthz', port: 'http', scheme: 'HTTPS' });
+    expect(c?.livenessProbe?.httpGet).toEqual({ path: '/healthz', port: 'http', scheme: 'HTTPS' });
+    expect(c?.readinessProbe?.httpGet).toEqual({ path: '/readyz', port: 'http', scheme: 'HTTPS' });
     expect(c?.ports).toEqual([
       { name: 'grpc', containerPort: 7443 },
       { name: 'http', containerPort: 8080 },
@@ -126,26 +159,50 @@ describe('kubernetes base for the control plane', () => {
   });
 
   it("the overlay's ConfigMap replacement is also a config the real loadConfig accepts", () => {
-    const overlay = yamlDocs(deployPath('kubernetes/overlays/production/kustomization.yaml'))[0] as {
-      patchesJson6902: { target: { kind: string }; path: string }[];
-    };
-    const patch = overlay.patchesJson6902.find((p) => p.target.kind === 'ConfigMap');
-    const ops = yamlDocs(deployPath(`kubernetes/overlays/production/${patch?.path}`))[0] as {
-      path: string;
-      value: string;
-    }[];
-    const cfg = loadConfig({ env: {}, fileText: ops.find((o) => o.path === '/data/control-plane.yaml')?.value });
+    const cfg = loadConfig({ env: {}, fileText: overlayConfigText() });
     expect(cfg.nats.replicas).toBe(3);
     expect(cfg.nats.url.split(',')).toHaveLength(3);
   });
 
-  it('renders the base and the overlay with kustomize (kubectl kustomize)', () => {
+  it.each([
+    ['base', () => find('ConfigMap').data?.['control-plane.yaml'] ?? ''],
+    ['overlay', overlayConfigText],
+  ])('serves gRPC and HTTP over TLS (%s config) with the files of the mounted kubernetes.io/tls Secret', (_, text) => {
+    const cfg = loadConfig({ env: {}, fileText: text() });
+    const pod = podOf(find('Deployment'));
+    const mounts = pod.containers[0]?.volumeMounts ?? [];
+    for (const [cert, key] of [
+      [cfg.grpc.tls.certFile, cfg.grpc.tls.keyFile],
+      [cfg.http.tls.certFile, cfg.http.tls.keyFile],
+    ]) {
+      const mount = mounts.find((m) => cert?.startsWith(`${m.mountPath}/`));
+      expect(mount, `${cert} is under no volume mount`).toBeDefined();
+      // Not a subPath mount: those never see a renewed Secret.
+      expect(mount?.subPath).toBeUndefined();
+      expect(cert).toBe(`${mount?.mountPath}/tls.crt`);
+      expect(key).toBe(`${mount?.mountPath}/tls.key`);
+      const volume = pod.volumes?.find((v) => v.name === mount?.name);
+      expect(volume?.secret?.secretName).toBe(TLS_SECRET);
+      expect(volume?.secret?.optional).not.toBe(true);
+    }
+  });
+
+  it('renders the base, the overlay and the cert-manager resources with kustomize (kubectl kustomize)', () => {
     // .ci/bootstrap installs Debian's kubernetes-client when kubectl is missing.
     const kubectl = which('kubectl');
     if (!kubectl)
       throw new Error('kubectl not found: apt-get install -y kubernetes-client (bash .ci/bootstrap does it)');
+    const certs = execFileSync(kubectl!, ['kustomize', deployPath('kubernetes/cert-manager')], { encoding: 'utf8' });
+    expect([...certs.matchAll(/^kind: (\w+)$/gm)].map((m) => m[1]).sort()).toEqual([
+      'Certificate',
+      'Certificate',
+      'Issuer',
+      'Issuer',
+    ]);
+    expect(certs).toContain(`namespace: ${overlay.namespace}`);
     for (const dir of ['base', 'overlays/production']) {
       const out = execFileSync(kubectl!, ['kustomize', deployPath('kubernetes', dir)], { encoding: 'utf8' });
+      expect(out).toContain(`secretName: ${TLS_SECRET}`);
       const kinds = [...out.matchAll(/^kind: (\w+)$/gm)].map((m) => m[1]);
       expect(kinds).toEqual(expect.arrayContaining(['Deployment', 'Service', 'Job', 'PodDisruptionBudget']));
       if (dir !== 'base') {
@@ -154,5 +211,52 @@ describe('kubernetes base for the control plane', () => {
         expect(out).toMatch(/namespace: millwright/);
       }
     }
+  });
+});
+
+describe('TLS material for the control plane (deploy/kubernetes/cert-manager, ServiceMonitor)', () => {
+  const cert = () => {
+    const c = certManagerObjects.find((o) => o.kind === 'Certificate' && o.metadata.name === TLS_SECRET);
+    if (!c) throw new Error(`no Certificate ${TLS_SECRET} in deploy/kubernetes/cert-manager`);
+    return c.spec as unknown as CertificateSpec;
+  };
+  const service = () => find('Service').metadata.name;
+
+  it('issues the Secret the Deployment mounts, for server auth, in the overlay namespace', () => {
+    expect(cert().secretName).toBe(TLS_SECRET);
+    expect(cert().usages).toContain('server auth');
+    expect(certManager.namespace).toBe(overlay.namespace);
+  });
+
+  it('names the Service in every in-cluster form, and localhost for kubectl port-forward', () => {
+    const ns = overlay.namespace;
+    const svc = service();
+    expect(cert().dnsNames).toEqual(
+      expect.arrayContaining([svc, `${svc}.${ns}`, `${svc}.${ns}.svc`, `${svc}.${ns}.svc.cluster.local`, 'localhost']),
+    );
+    expect(cert().ipAddresses).toContain('127.0.0.1');
+  });
+
+  it('signs it with a CA Issuer backed by a CA certificate of its own, so ca.crt is in the Secret', () => {
+    const issuer = certManagerObjects.find((o) => o.kind === 'Issuer' && o.metadata.name === cert().issuerRef.name);
+    const caSecret = (issuer?.spec as { ca?: { secretName: string } } | undefined)?.ca?.secretName;
+    expect(caSecret).toBeDefined();
+    const ca = certManagerObjects.find(
+      (o) => o.kind === 'Certificate' && (o.spec as unknown as CertificateSpec).secretName === caSecret,
+    );
+    expect((ca?.spec as unknown as CertificateSpec | undefined)?.isCA).toBe(true);
+  });
+
+  it('has Prometheus scrape /metrics over HTTPS trusting that CA, with a server name on the certificate', () => {
+    const monitors = overlay.resources.flatMap((f) => yamlDocs(deployPath(overlayDir, f)) as K8sObject[]);
+    const sm = monitors.find((o) => o.kind === 'ServiceMonitor');
+    if (!sm) throw new Error('no ServiceMonitor in the overlay');
+    const [endpoint] = (sm.spec as { endpoints: { tlsConfig?: { serverName?: string } }[] }).endpoints;
+    expect(endpoint).toMatchObject({
+      port: 'http',
+      scheme: 'https',
+      tlsConfig: { ca: { secret: { name: TLS_SECRET, key: 'ca.crt' } } },
+    });
+    expect(cert().dnsNames).toContain(endpoint?.tlsConfig?.serverName);
   });
 });

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { subjects } from '@millwright/proto';
 import { describe, expect, it } from 'vitest';
 import { mwctl, REPO_ROOT } from '../harness/index.js';
-import { accepts, DEPLOY, deployFiles, ENV } from './support.js';
+import { accepts, DEPLOY, deployFiles, ENV, parseYaml, readDeploy, unknownConfigKeys, yamlDocs } from './support.js';
 
 const STREAM_NAMES = new Set<string>(Object.values(subjects.STREAMS));
 
@@ -25,6 +25,45 @@ describe('every MW_ variable named in deploy/ and docs/OPERATIONS.md is read by 
     const text = readFileSync(join(REPO_ROOT, rel), 'utf8');
     const unknown = mwVars(text).filter((v) => !accepts(all, v));
     expect(unknown).toEqual([]);
+  });
+});
+
+describe('every config key in the deploy YAML configs is one the binaries read', () => {
+  const k8s = (...p: string[]) => join(DEPLOY, 'kubernetes', ...p);
+  /** Each config file the deployment ships, as text, with the variables of the binary that loads it. */
+  const configs: [string, () => string, Set<string>][] = [
+    [
+      'kubernetes/base/configmap.yaml',
+      () => (yamlDocs(k8s('base/configmap.yaml'))[0] as { data: Record<string, string> }).data['control-plane.yaml']!,
+      ENV.controlPlane,
+    ],
+    [
+      'kubernetes/overlays/production/patch-config.yaml',
+      () =>
+        (yamlDocs(k8s('overlays/production/patch-config.yaml'))[0] as { path: string; value: string }[]).find(
+          (op) => op.path === '/data/control-plane.yaml',
+        )!.value,
+      ENV.controlPlane,
+    ],
+    ['systemd/agent.yaml', () => readDeploy('systemd/agent.yaml'), ENV.agent],
+  ];
+
+  it.each(configs)('%s sets only keys of the schema', (_, text, vars) => {
+    const doc = parseYaml(text());
+    expect(Object.keys(doc as object).length).toBeGreaterThan(3);
+    expect(unknownConfigKeys(vars, doc)).toEqual([]);
+  });
+
+  it('the key check catches a misspelt key that the loader would drop silently', () => {
+    const doc = { grpc: { port: 7443, tsl: { certFile: '/x' } }, http: { tls: { certFile: '/a', keyfile: '/b' } } };
+    expect(unknownConfigKeys(ENV.controlPlane, doc)).toEqual(['grpc.tsl.certFile', 'http.tls.keyfile']);
+  });
+});
+
+describe("mwctl's own variables (ENV.mwctl) are read by its sources", () => {
+  const cli = sourceText(join(REPO_ROOT, 'control-plane/src/cli'));
+  it.each([...ENV.mwctl])('%s', (name) => {
+    expect(cli).toMatch(new RegExp(`env\\.${name}\\b|'${name}'`));
   });
 });
 

@@ -1,10 +1,11 @@
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { join, relative } from 'node:path';
+import { promisify } from 'node:util';
 import { ConfigSchema } from '@millwright/control-plane/config.js';
-import { envVarNames } from '@millwright/control-plane/config-loader.js';
+import { envName, envVarNames } from '@millwright/control-plane/config-loader.js';
 import { AgentConfigSchema } from '@millwright/edge-agent/config.js';
 import { REPO_ROOT } from '../harness/index.js';
 
@@ -60,8 +61,20 @@ export function yamlDocs(path: string): unknown[] {
 export const ENV = {
   controlPlane: new Set(envVarNames(ConfigSchema)),
   agent: new Set(envVarNames(AgentConfigSchema)),
-  /** Read by mwctl itself (control-plane/src/cli/main.ts), outside the server's schema. */
-  mwctl: new Set(['MW_SERVER', 'MW_TOKEN', 'MW_DATABASE_URL']),
+  /**
+   * Read by mwctl itself (control-plane/src/cli/main.ts, transport.ts), outside the server's schema;
+   * references.test.ts checks that the CLI's sources read each of them.
+   */
+  mwctl: new Set([
+    'MW_SERVER',
+    'MW_TOKEN',
+    'MW_DATABASE_URL',
+    'MW_CA_FILE',
+    'MW_TLS',
+    'MW_CERT_FILE',
+    'MW_KEY_FILE',
+    'MW_ALLOW_PLAINTEXT',
+  ]),
   /** Read by both binaries' main.ts before the schema: the YAML file path. */
   common: new Set(['MW_CONFIG_FILE']),
 } as const;
@@ -70,6 +83,19 @@ export const ENV = {
 export function accepts(vars: Set<string>, name: string): boolean {
   if (ENV.common.has(name) || vars.has(name)) return true;
   return name.endsWith('_FILE') && vars.has(name.slice(0, -'_FILE'.length));
+}
+
+/**
+ * Key paths of a YAML config that its binary's schema does not know. The loaders drop unknown keys
+ * silently (zod strips them), so a misspelt `grpc.tsl.certFile` would load as "no TLS"; this walks
+ * the document and names every path that is neither a schema leaf nor leads to one.
+ */
+export function unknownConfigKeys(vars: Set<string>, doc: unknown, path: string[] = []): string[] {
+  if (path.length > 0 && vars.has(envName(path))) return [];
+  if (doc && typeof doc === 'object' && !Array.isArray(doc)) {
+    return Object.entries(doc).flatMap(([k, v]) => unknownConfigKeys(vars, v, [...path, k]));
+  }
+  return [path.join('.')];
 }
 
 /** Finds an executable on PATH or in /usr/sbin, or undefined. */
@@ -132,4 +158,23 @@ export function substitute(
   if (!re.global) throw new Error(`pattern ${re} must be global`);
   if (!new RegExp(re.source, re.flags).test(text)) throw new Error(`pattern ${re} not found in the config`);
   return text.replace(re, to as (m: string, ...g: string[]) => string);
+}
+
+const execFileAsync = promisify(execFile);
+
+/** Runs the openssl CLI; rejects (with its stderr) when it exits non-zero. */
+export async function openssl(...args: string[]): Promise<string> {
+  const { stdout } = await execFileAsync('openssl', args, { encoding: 'utf8' });
+  return stdout;
+}
+
+/**
+ * Runs a copy of deploy/compose/init-secrets.sh in `dir` (as `bash deploy/compose/init-secrets.sh`
+ * would in the repository) and returns the secrets directory it wrote.
+ */
+export async function runInitSecrets(dir: string, env: Record<string, string> = {}): Promise<string> {
+  await mkdir(dir, { recursive: true });
+  await copyFile(deployPath('compose/init-secrets.sh'), join(dir, 'init-secrets.sh'));
+  await execFileAsync('bash', [join(dir, 'init-secrets.sh')], { env: { ...process.env, ...env } });
+  return join(dir, 'secrets');
 }

@@ -9,7 +9,7 @@ export {
   spawnAgent,
   spawnControlPlane,
 } from './millwright.js';
-export { NatsServer, type NatsServerOptions } from './nats.js';
+export { NatsServer, type NatsServerOptions, type NatsTlsOptions } from './nats.js';
 export { freePort } from './ports.js';
 export { PostgresServer, type PostgresServerOptions } from './postgres.js';
 export { ManagedProcess, type ProcessOptions, sleep, waitFor } from './process.js';

@@ -13,6 +13,16 @@ export interface NatsServerOptions {
   storeDir?: string;
   /** Where logs go; default inside the temp dir. */
   workDir?: string;
+  /** TLS on the client port (then `url` is `tls://…`). */
+  tls?: NatsTlsOptions;
+}
+
+/** PEM files of the server's TLS; with `verify`, clients must present a certificate signed by `caFile`. */
+export interface NatsTlsOptions {
+  certFile: string;
+  keyFile: string;
+  caFile?: string;
+  verify?: boolean;
 }
 
 /** A real nats-server with JetStream on 127.0.0.1 for tests, the demo and benchmarks. */
@@ -23,10 +33,11 @@ export class NatsServer {
     readonly storeDir: string,
     readonly workDir: string,
     private readonly ownsWorkDir: boolean,
+    readonly tls: boolean = false,
   ) {}
 
   get url(): string {
-    return `nats://127.0.0.1:${this.port}`;
+    return `${this.tls ? 'tls' : 'nats'}://127.0.0.1:${this.port}`;
   }
 
   static async start(opts: NatsServerOptions = {}): Promise<NatsServer> {
@@ -38,13 +49,13 @@ export class NatsServer {
     const workDir = opts.workDir ?? (await mkdtemp(join(tmpdir(), 'mw-nats-')));
     const storeDir = opts.storeDir ?? join(workDir, 'js');
     const confPath = join(workDir, 'nats.conf');
-    await writeFile(confPath, `${opts.config ?? ''}\njetstream { store_dir: "${storeDir}" }\n`);
+    await writeFile(confPath, `${opts.config ?? ''}\n${tlsBlock(opts.tls)}jetstream { store_dir: "${storeDir}" }\n`);
     const args = ['-c', confPath, '-a', '127.0.0.1', '-p', String(opts.port ?? -1), '--ports_file_dir', workDir];
     const proc = new ManagedProcess({ name: 'nats-server', command: bin, args, logFile: join(workDir, 'nats.log') });
     await proc.start();
     await proc.waitForOutput(/Server is ready/);
     const port = opts.port ?? (await readPort(workDir, proc.pid!));
-    return new NatsServer(proc, port, storeDir, workDir, opts.workDir === undefined);
+    return new NatsServer(proc, port, storeDir, workDir, opts.workDir === undefined, opts.tls !== undefined);
   }
 
   /** Graceful stop. */
@@ -83,6 +94,14 @@ export class NatsServer {
     await this.proc.stop().catch(() => this.proc.kill());
     if (this.ownsWorkDir) await rm(this.workDir, { recursive: true, force: true });
   }
+}
+
+function tlsBlock(tls: NatsTlsOptions | undefined): string {
+  if (!tls) return '';
+  const lines = [`cert_file: ${JSON.stringify(tls.certFile)}`, `key_file: ${JSON.stringify(tls.keyFile)}`];
+  if (tls.caFile) lines.push(`ca_file: ${JSON.stringify(tls.caFile)}`);
+  if (tls.verify) lines.push('verify: true');
+  return `tls {\n  ${lines.join('\n  ')}\n}\n`;
 }
 
 async function readPort(dir: string, pid: number): Promise<number> {

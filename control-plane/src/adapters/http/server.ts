@@ -1,4 +1,5 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import type { Registry } from 'prom-client';
 
 export type Route = (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<boolean> | boolean;
@@ -15,13 +16,18 @@ export async function startHttpServer(opts: {
   registry: Registry;
   ready: () => boolean;
   routes?: Route[];
+  /** HTTPS with this PEM certificate chain and key (config http.tls); plain HTTP when absent. */
+  tls?: { certPem: Buffer; keyPem: Buffer };
 }): Promise<HttpServerHandle> {
-  const server = createServer((req, res) => {
+  const listener = (req: IncomingMessage, res: ServerResponse) => {
     handle(req, res).catch((err: unknown) => {
       res.statusCode = 500;
       res.end(err instanceof Error ? err.message : 'error');
     });
-  });
+  };
+  const server = opts.tls
+    ? createTlsServer({ cert: opts.tls.certPem, key: opts.tls.keyPem }, listener)
+    : createServer(listener);
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://localhost');
     if (url.pathname === '/healthz') return text(res, 200, 'ok\n');

@@ -24,15 +24,21 @@ export async function connectNats(opts: NatsConnectOptions): Promise<NatsConnect
     // front: 18 % of the control plane's CPU while a 100k-agent rollout wrote KV (pnpm bench rollouts).
     noAsyncTraces: true,
     ...(authenticator ? { authenticator } : {}),
-    ...(tlsOptions(opts.tls) ? { tls: tlsOptions(opts.tls) } : {}),
+    ...tlsOption(opts.url, opts.tls),
   });
 }
 
-function tlsOptions(t: NatsConnectOptions['tls']) {
-  if (!t?.caFile && !t?.certFile) return undefined;
-  return {
-    ...(t.caFile ? { caFile: t.caFile } : {}),
-    ...(t.certFile ? { certFile: t.certFile } : {}),
-    ...(t.keyFile ? { keyFile: t.keyFile } : {}),
+/**
+ * TLS is required (never a plaintext fallback) when any file is given or any server URL says `tls://`:
+ * the NATS client otherwise ignores the scheme and talks plaintext to a server that offers no TLS.
+ * Without `caFile` the system CAs (plus NODE_EXTRA_CA_CERTS) are trusted.
+ */
+function tlsOption(url: string, t: NatsConnectOptions['tls']) {
+  const files = {
+    ...(t?.caFile ? { caFile: t.caFile } : {}),
+    ...(t?.certFile ? { certFile: t.certFile } : {}),
+    ...(t?.keyFile ? { keyFile: t.keyFile } : {}),
   };
+  const tlsUrl = url.split(',').some((u) => u.trim().toLowerCase().startsWith('tls://'));
+  return Object.keys(files).length > 0 || tlsUrl ? { tls: files } : {};
 }

@@ -1,28 +1,44 @@
 import { readFile } from 'node:fs/promises';
 import { subjects } from '@millwright/proto';
-import { connect, credsAuthenticator, type NatsConnection } from '@nats-io/transport-node';
+import { type ConnectionOptions, connect, credsAuthenticator, type NatsConnection } from '@nats-io/transport-node';
 
 /**
- * Connects to NATS and keeps reconnecting forever: the agent works offline and catches up later.
- * `waitOnFirstConnect` lets an agent booted during a network outage start without the broker.
+ * Connects to NATS and keeps reconnecting forever: the agent works offline and catches up later, so
+ * the returned promise resolves whenever the first connection succeeds (an agent booted during a
+ * network outage starts without the broker). A first connection that fails is retried every
+ * `retryMs`; `onConnectError` hears of the first failure and of every change of reason, so a
+ * certificate the agent does not trust is reported instead of retried in silence.
  */
 export async function connectNats(opts: {
   url: string;
   credsFile?: string | undefined;
   agentId: string;
   tls?: NatsTls;
+  onConnectError?: (err: Error) => void;
+  /** @default 1000 */
+  retryMs?: number;
 }): Promise<NatsConnection> {
   const authenticator = opts.credsFile ? credsAuthenticator(await readFile(opts.credsFile)) : undefined;
-  return connect({
+  const options: ConnectionOptions = {
     servers: opts.url.split(','),
     name: `agent-${opts.agentId}`,
     inboxPrefix: subjects.inboxPrefix(opts.agentId),
     maxReconnectAttempts: -1,
     reconnectTimeWait: 1000,
-    waitOnFirstConnect: true,
     ...(authenticator ? { authenticator } : {}),
-    ...tlsOption(opts.tls),
-  });
+    ...tlsOption(opts.url, opts.tls),
+  };
+  let lastReason = '';
+  for (;;) {
+    try {
+      return await connect(options);
+    } catch (err) {
+      const e = err instanceof Error ? err : new Error(String(err));
+      if (e.message !== lastReason) opts.onConnectError?.(e);
+      lastReason = e.message;
+      await new Promise((resolve) => setTimeout(resolve, opts.retryMs ?? 1000));
+    }
+  }
 }
 
 /** TLS files for NATS connections (config `nats.tls`). */
@@ -32,13 +48,20 @@ export interface NatsTls {
   keyFile?: string | undefined;
 }
 
-export function tlsOption(t: NatsTls | undefined): { tls?: { caFile?: string; certFile?: string; keyFile?: string } } {
-  if (!t?.caFile && !t?.certFile) return {};
-  return {
-    tls: {
-      ...(t.caFile ? { caFile: t.caFile } : {}),
-      ...(t.certFile ? { certFile: t.certFile } : {}),
-      ...(t.keyFile ? { keyFile: t.keyFile } : {}),
-    },
+/**
+ * The client's TLS options. TLS is required (never a plaintext fallback) when any file is given or any
+ * server URL says `tls://`: the NATS client otherwise ignores the scheme and talks plaintext to a server
+ * that offers no TLS. Without `caFile` the system CAs (plus NODE_EXTRA_CA_CERTS) are trusted.
+ */
+export function tlsOption(
+  url: string,
+  t: NatsTls | undefined,
+): { tls?: { caFile?: string; certFile?: string; keyFile?: string } } {
+  const files = {
+    ...(t?.caFile ? { caFile: t.caFile } : {}),
+    ...(t?.certFile ? { certFile: t.certFile } : {}),
+    ...(t?.keyFile ? { keyFile: t.keyFile } : {}),
   };
+  const tlsUrl = url.split(',').some((u) => u.trim().toLowerCase().startsWith('tls://'));
+  return Object.keys(files).length > 0 || tlsUrl ? { tls: files } : {};
 }

@@ -22,7 +22,7 @@ export class NatsEnrollClient implements EnrollClient {
       inboxPrefix: subjects.inboxPrefix('enroll'),
       timeout: timeoutMs,
       ...(creds ? { authenticator: credsAuthenticator(creds) } : {}),
-      ...tlsOption(this.opts.tls),
+      ...tlsOption(this.opts.url, this.opts.tls),
     });
     try {
       const msg = await nc.request(subjects.enroll.site(req.siteId), EnrollRequest.encode(req).finish(), {
