@@ -40,8 +40,9 @@ export interface RolloutWiringDeps {
 /** The registry as rollouts see it. */
 export function registryCatalog(registry: RegistryService): VersionCatalog {
   return {
+    // Refuses versions signed only by a revoked key (FAILED_PRECONDITION), so they are never rolled out.
     version: async (model, version) => {
-      const v = await registry.getVersion(model, version);
+      const v = await registry.deployableVersion(model, version);
       return {
         model,
         version: v.version,
@@ -69,7 +70,7 @@ export async function wireRollouts(deps: RolloutWiringDeps) {
   const rolloutDeps: RolloutDeps = {
     store: new PostgresRolloutStore({ sql: deps.sql, offlineAfterMs: config.health.offlineAfterS * 1000 }),
     desired,
-    bus: new KvDesiredWriter({ kv, presign, now: Date.now }),
+    bus: new KvDesiredWriter({ kv, presign, now: Date.now, trust: () => deps.registry.trustBundle() }),
     catalog: registryCatalog(deps.registry),
     events: natsEvents(deps.nc, log),
     metrics: {

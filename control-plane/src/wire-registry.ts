@@ -3,38 +3,42 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import type { Logger } from 'pino';
 import { EdgeRuntimeVerifier } from './adapters/edge-runtime/verifier.js';
 import { modelRegistryBinding } from './adapters/grpc/registry.js';
-import { encodeSignedPayload } from './adapters/grpc/registry-mapping.js';
+import { encodeSignedPayload, encodeTrustBundlePayload } from './adapters/grpc/registry-mapping.js';
 import type { GrpcServiceBinding } from './adapters/grpc/server.js';
 import type { Db } from './adapters/postgres/db.js';
 import { PostgresRegistryStore } from './adapters/postgres/registry-store.js';
+import { PostgresSigningKeyStore } from './adapters/postgres/signing-key-store.js';
 import { S3ArtifactStore } from './adapters/s3/artifact-store.js';
 import type { Config } from './config.js';
+import { Keyring } from './registry/keyring.js';
+import { SigningKeyService } from './registry/keys.js';
 import { RegistryService } from './registry/service.js';
-import { loadSigner } from './registry/signing.js';
 
 const BUCKET_CHECK_MS = 10_000;
 
 /**
- * Builds the model registry for main.ts: loads the signing key and records its public key,
- * checks the artifact bucket in the background (an S3 outage must not keep the fleet API down;
- * uploads retry it), and returns the gRPC binding.
+ * Builds the model registry for main.ts: loads the signing keys and makes the configured one active
+ * on a fresh database, checks the artifact bucket in the background (an S3 outage must not keep the
+ * fleet API down; uploads retry it), and returns the gRPC binding. `start` runs the trust sweep that
+ * gives agents enrolled since the last key change the newest trust bundle.
  */
 export async function wireRegistry(deps: {
   config: Pick<Readonly<Config>, 's3' | 'signing' | 'registry'>;
   db: Db;
   s3: S3Client;
   log: Logger;
-}): Promise<{ registry: RegistryService; binding: GrpcServiceBinding }> {
+}) {
   const { config } = deps;
   const log = deps.log.child({ component: 'registry' });
   const store = new PostgresRegistryStore({ db: deps.db });
-  const signer = loadSigner(config.signing);
-  if (signer) {
-    await store.registerSigningKey({ keyId: signer.keyId, publicKey: signer.publicKey }, Date.now());
-    log.info({ keyId: signer.keyId }, 'registry.signing_key.active');
-  } else {
-    log.warn('registry.signing_key.missing: set signing.keyFile; uploads are refused');
-  }
+  const keys = new SigningKeyService({
+    store: new PostgresSigningKeyStore({ db: deps.db }),
+    keys: Keyring.load(config.signing),
+    encodeBundle: encodeTrustBundlePayload,
+    now: Date.now,
+    log,
+  });
+  await keys.init();
   const artifacts = new S3ArtifactStore({ client: deps.s3, bucket: config.s3.bucket });
   artifacts.ensureBucket(AbortSignal.timeout(BUCKET_CHECK_MS)).then(
     () => log.info({ bucket: config.s3.bucket }, 'registry.bucket.ready'),
@@ -44,12 +48,32 @@ export async function wireRegistry(deps: {
     store,
     artifacts,
     verifier: new EdgeRuntimeVerifier(),
-    signer,
+    signer: () => keys.activeSigner(),
     encodePayload: encodeSignedPayload,
     now: Date.now,
     newId: randomUUID,
     limits: { maxArtifactBytes: config.registry.maxArtifactBytes, presignTtlS: config.s3.presignTtlS },
     log,
   });
-  return { registry, binding: modelRegistryBinding({ registry, log: deps.log.child({ component: 'grpc' }) }) };
+  const binding: GrpcServiceBinding = modelRegistryBinding({
+    registry,
+    keys,
+    log: deps.log.child({ component: 'grpc' }),
+  });
+  let timer: NodeJS.Timeout | undefined;
+  let sweeping: Promise<unknown> = Promise.resolve();
+  return {
+    registry,
+    keys,
+    binding,
+    start(): void {
+      timer = setInterval(() => {
+        sweeping = keys.sweep().catch((err: unknown) => log.warn({ err }, 'registry.trust.sweep_failed'));
+      }, config.signing.trustSweepS * 1000);
+    },
+    async stop(): Promise<void> {
+      if (timer) clearInterval(timer);
+      await sweeping;
+    },
+  };
 }

@@ -117,7 +117,10 @@ export const AgentConfigSchema = z.object({
   reports: z.object({ intervalS: z.number().positive().default(10) }).prefault({}),
   /** Training-data capture and drift histograms (docs/RETRAINING.md); a desired-state CapturePolicy overrides it. */
   capture: CaptureConfigSchema.prefault({}),
-  /** Pinned artifact signing keys (base64 raw ed25519); several during a rotation. Enrollment adds its own. */
+  /**
+   * Pinned artifact signing keys (base64 raw ed25519). Enrollment and signed trust bundles in the desired
+   * state add keys; a key a bundle revokes is refused even when pinned here.
+   */
   trust: z.object({ keys: z.array(z.string().min(1)).default([]) }).prefault({}),
   update: z
     .object({

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { HttpArtifactFetcher } from './adapters/http/artifact-download.js';
 import { NatsArtifactUrlSource } from './adapters/nats/artifact-url.js';
-import { decodeSignedPayload, KvDesiredStateSource } from './adapters/nats/desired.js';
+import { decodeSignedPayload, decodeTrustBundlePayload, KvDesiredStateSource } from './adapters/nats/desired.js';
 import type { NatsLink } from './adapters/nats/link.js';
 import { JetStreamStateReporter, PersistedSequence } from './adapters/nats/state-reporter.js';
 import type { AgentConfig } from './config.js';
@@ -12,7 +12,7 @@ import { ModelStore } from './update/model-store.js';
 import { type ConditionSource, systemUpdateClock } from './update/ports.js';
 import type { ModelSlots } from './update/slots.js';
 import { noConditionSource } from './update/switch-policy.js';
-import { loadTrustKeys, TrustStore } from './update/trust.js';
+import { TrustKeeper } from './update/trust-keeper.js';
 
 /** Part of main's wiring: the model update manager with its NATS and HTTP adapters. */
 export async function createUpdates(deps: {
@@ -61,9 +61,18 @@ export async function createUpdates(deps: {
     onInvalid: (reason) => ulog.warn({ reason }, 'update.desired.invalid'),
     onError: (err) => ulog.warn({ err }, 'update.desired.watch_failed'),
   });
+  // Pinned, enrolled and bundle keys; the accepted bundle is persisted, so revocations survive restarts.
+  const trust = await TrustKeeper.open({
+    dataDir: config.dataDir,
+    configKeys: config.trust.keys,
+    decode: decodeTrustBundlePayload,
+    log: log.child({ component: 'trust' }),
+    now: clock.now,
+  });
   const manager = new UpdateManager({
     store: new ModelStore(config.dataDir),
-    trust: TrustStore.fromBase64(await loadTrustKeys(config.trust.keys, config.dataDir)),
+    trust: trust.store,
+    trustUpdates: trust,
     decode: decodeSignedPayload,
     registry: deps.registry,
     fetcher,

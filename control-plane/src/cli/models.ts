@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import { createReadStream, readFileSync, statSync } from 'node:fs';
-import { Metadata, type ServiceError, status } from '@grpc/grpc-js';
 import {
   AliasChange,
   ArtifactManifest,
@@ -9,10 +8,12 @@ import {
   ModelRegistryServiceClient,
   ModelVersion,
   modelRuntimeToJSON,
+  RevokeSigningKeyResponse,
+  RotateSigningKeyResponse,
   TrustKey,
 } from '@millwright/proto';
 import type { ParsedArgs } from './args.js';
-import { type CallOptions, CliError, call, channelOf, EXIT, exitCodeFor } from './client.js';
+import { type CallOptions, CliError, call, channelOf, cliErrorOf, EXIT, metadataOf } from './client.js';
 import { table } from './format.js';
 import { formatBytes, Progress } from './progress.js';
 
@@ -24,7 +25,9 @@ export const MODELS_USAGE = `  models create NAME [--description TEXT]
   models alias MODEL ALIAS VERSION --reason TEXT
   models alias-history MODEL [ALIAS]
   models url MODEL VERSION|ALIAS
-  models keys`;
+  models keys
+  models keys rotate [--key-id ID] --reason TEXT
+  models keys revoke KEY_ID --reason TEXT`;
 
 /** Bytes per UploadVersion chunk (the server accepts messages up to 8 MiB). */
 const CHUNK_BYTES = 1024 * 1024;
@@ -61,7 +64,7 @@ export async function modelsCommand(args: ParsedArgs, opts: Opts): Promise<strin
       case 'url':
         return await url(client, args, need(pos, 2, 'models url MODEL VERSION|ALIAS'), opts);
       case 'keys':
-        return await keys(client, args, opts);
+        return await keysCommand(client, args, pos, opts);
       default:
         throw new CliError(`usage:\n${MODELS_USAGE}`, EXIT.USAGE);
     }
@@ -163,13 +166,55 @@ async function url(client: Client, args: ParsedArgs, [model, ref]: string[], opt
   return args.json ? json({ url: res.url, expiresAtMs: res.expiresAtMs }) : res.url;
 }
 
+async function keysCommand(client: Client, args: ParsedArgs, pos: string[], opts: Opts): Promise<string> {
+  switch (pos[0]) {
+    case undefined:
+      return keys(client, args, opts);
+    case 'rotate':
+      return rotateKey(client, args, opts);
+    case 'revoke':
+      return revokeKey(client, args, need(pos, 2, 'models keys revoke KEY_ID --reason TEXT'), opts);
+    default:
+      throw new CliError(`usage:\n${MODELS_USAGE}`, EXIT.USAGE);
+  }
+}
+
 async function keys(client: Client, args: ParsedArgs, opts: Opts): Promise<string> {
   const res = await call(client, client.listTrustKeys, {}, opts);
   if (args.json) return json(res.keys.map((k) => TrustKey.toJSON(k)));
   return table(
-    ['KEY ID', 'ACTIVE', 'CREATED', 'PUBLIC KEY (ed25519, base64)'],
-    res.keys.map((k) => [k.keyId, k.active ? 'yes' : 'no', date(k.createdAtMs), k.publicKey]),
+    ['KEY ID', 'ACTIVE', 'CREATED', 'REVOKED', 'PUBLIC KEY (ed25519, base64)'],
+    res.keys.map((k) => [
+      k.keyId,
+      k.active ? 'yes' : 'no',
+      date(k.createdAtMs),
+      k.revokedAtMs ? `${date(k.revokedAtMs)} (${k.revokedReason})` : '-',
+      k.publicKey,
+    ]),
   );
+}
+
+async function rotateKey(client: Client, args: ParsedArgs, opts: Opts): Promise<string> {
+  const reason = requiredFlag(args, 'reason', 'models keys rotate [--key-id ID] --reason TEXT');
+  const res = await call(client, client.rotateSigningKey, { keyId: flag(args, 'key-id') ?? '', reason }, opts);
+  if (args.json) return json(RotateSigningKeyResponse.toJSON(res));
+  return [
+    `signing key ${res.key?.keyId} is active (was ${res.previous?.keyId || 'none'}, which stays trusted)`,
+    `trust bundle ${res.bundleSequence} issued to ${res.agents} agents`,
+    `re-signed: ${res.resignedVersions.join(', ') || '-'}`,
+  ].join('\n');
+}
+
+async function revokeKey(client: Client, args: ParsedArgs, [, keyId]: string[], opts: Opts): Promise<string> {
+  const reason = requiredFlag(args, 'reason', 'models keys revoke KEY_ID --reason TEXT');
+  const res = await call(client, client.revokeSigningKey, { keyId: keyId!, reason }, opts);
+  if (args.json) return json(RevokeSigningKeyResponse.toJSON(res));
+  return [
+    `signing key ${res.key?.keyId} is revoked`,
+    `trust bundle ${res.bundleSequence} issued to ${res.agents} agents`,
+    `re-signed: ${res.resignedVersions.join(', ') || '-'}`,
+    `no longer deployable (signed only by revoked keys): ${res.unusableVersions.join(', ') || '-'}`,
+  ].join('\n');
 }
 
 async function push(client: Client, args: ParsedArgs, [model, version]: string[], opts: Opts): Promise<string> {
@@ -244,7 +289,7 @@ function upload(client: Client, job: UploadJob, opts: Opts): Promise<ModelVersio
   const stop = new AbortController();
   return new Promise<ModelVersion>((resolve, reject) => {
     const stream = client.uploadVersion(
-      metadata(opts),
+      metadataOf(opts),
       { deadline: new Date(Date.now() + opts.timeoutMs) },
       (err, res) => {
         stop.abort();
@@ -273,19 +318,6 @@ function upload(client: Client, job: UploadJob, opts: Opts): Promise<ModelVersio
       reject(new CliError(`reading ${job.file}: ${(err as Error).message}`, EXIT.ERROR));
     });
   });
-}
-
-function metadata(opts: CallOptions): Metadata {
-  const md = new Metadata();
-  if (opts.token) md.set('authorization', `Bearer ${opts.token}`);
-  if (opts.actor) md.set('x-mw-actor', opts.actor);
-  return md;
-}
-
-function cliErrorOf(err: ServiceError): CliError {
-  const field = err.metadata?.get('mw-field')[0];
-  const msg = `${status[err.code] ?? err.code}: ${err.details || err.message}${field ? ` (field: ${field})` : ''}`;
-  return new CliError(msg, exitCodeFor(err.code));
 }
 
 function describeVersion(v: ModelVersion): string {

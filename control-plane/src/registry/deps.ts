@@ -1,13 +1,16 @@
 import type { Logger } from 'pino';
-import type { ArtifactStore, ArtifactVerifier, PayloadEncoder, RegistryStore, Signer } from './ports.js';
+import type { ActiveSigner, ArtifactStore, ArtifactVerifier, PayloadEncoder, RegistryStore } from './ports.js';
 
 /** Everything the registry use cases need; built once in main. */
 export interface RegistryDeps {
   store: RegistryStore;
   artifacts: ArtifactStore;
   verifier: ArtifactVerifier;
-  /** Undefined when no key is configured: uploads are then refused. */
-  signer: Signer | undefined;
+  /**
+   * The active signing key (`SigningKeyService.activeSigner`).
+   * @throws PreconditionError when no key is active or this replica does not hold it: uploads are refused.
+   */
+  signer: ActiveSigner;
   encodePayload: PayloadEncoder;
   now: () => number;
   /** Random id for temporary upload keys. */

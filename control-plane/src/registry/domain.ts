@@ -111,9 +111,30 @@ export interface TrustKey {
   keyId: string;
   /** Raw 32-byte ed25519 public key, base64. */
   publicKey: string;
-  /** True for the key(s) currently signing; inactive keys stay trusted for versions they signed. */
+  /** True for the key currently signing; inactive keys stay trusted for versions they signed. */
   active: boolean;
   createdAtMs: number;
+  /** Set once revoked: agents refuse artifacts and trust bundles signed by the key. */
+  revokedAtMs?: number;
+  revokedReason?: string;
+}
+
+/** A signed trust bundle as stored and delivered (base64 strings; the payload is never re-encoded). */
+export interface TrustBundleData {
+  sequence: number;
+  /** Base64 of the encoded TrustBundlePayload. */
+  payload: string;
+  /** Base64 raw ed25519 signatures over TRUST_BUNDLE_CONTEXT + payload, one per signing key. */
+  signatures: { keyId: string; signature: string }[];
+}
+
+/** What a trust bundle says, before it is encoded and signed. */
+export interface TrustBundleContent {
+  sequence: number;
+  /** Every key that is not revoked; `active` marks the one signing new versions. */
+  keys: TrustKey[];
+  revokedKeyIds: string[];
+  issuedAtMs: number;
 }
 
 export type { Caller } from '../audit/ports.js';

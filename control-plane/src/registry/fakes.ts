@@ -1,8 +1,18 @@
 /** In-memory fakes of the registry ports for unit tests. */
 import type { AuditEntry } from '../audit/ports.js';
 import { AlreadyExistsError } from '../domain/errors.js';
-import type { AliasChange, Model, ModelVersion, Page, TrustKey } from './domain.js';
-import type { ArtifactStore, ArtifactUpload, ArtifactVerifier, RegistryStore, RegistryTx, Verdict } from './ports.js';
+import type { AliasChange, Model, ModelVersion, Page, TrustBundleData, TrustKey, VersionSignature } from './domain.js';
+import type {
+  ArtifactStore,
+  ArtifactUpload,
+  ArtifactVerifier,
+  PublicKeyRef,
+  RegistryStore,
+  RegistryTx,
+  SigningKeyStore,
+  SigningKeyTx,
+  Verdict,
+} from './ports.js';
 
 interface State {
   models: Map<string, Omit<Model, 'aliases'>>;
@@ -11,12 +21,21 @@ interface State {
   aliasHistory: AliasChange[];
   audit: AuditEntry[];
   keys: Map<string, TrustKey>;
+  bundles: TrustBundleData[];
 }
 
 const vkey = (model: string, version: string) => `${model}\u0000${version}`;
 
 function emptyState(): State {
-  return { models: new Map(), versions: new Map(), aliases: new Map(), aliasHistory: [], audit: [], keys: new Map() };
+  return {
+    models: new Map(),
+    versions: new Map(),
+    aliases: new Map(),
+    aliasHistory: [],
+    audit: [],
+    keys: new Map(),
+    bundles: [],
+  };
 }
 
 /** Transactions run one at a time; a failing one leaves the state as it was. */
@@ -44,10 +63,18 @@ export class InMemoryRegistryStore implements RegistryStore {
     return result;
   }
 
-  async registerSigningKey(key: { keyId: string; publicKey: string }, atMs: number): Promise<void> {
-    for (const k of this.state.keys.values()) k.active = false;
-    const existing = this.state.keys.get(key.keyId);
-    this.state.keys.set(key.keyId, { ...key, active: true, createdAtMs: existing?.createdAtMs ?? atMs });
+  /** Test setup: sets a signing key row as given. */
+  putSigningKey(key: TrustKey): void {
+    this.state.keys.set(key.keyId, { ...key });
+  }
+
+  async signingKey(keyId: string): Promise<TrustKey | undefined> {
+    const k = this.state.keys.get(keyId);
+    return k && { ...k };
+  }
+
+  async latestTrustBundle(): Promise<TrustBundleData | undefined> {
+    return this.state.bundles.at(-1);
   }
 
   async getModel(name: string): Promise<Model | undefined> {
@@ -126,6 +153,7 @@ export class InMemoryRegistryStore implements RegistryStore {
       appendAudit: async (e) => {
         s().audit.push(structuredClone(e));
       },
+      lockSigningKey: (keyId) => this.signingKey(keyId),
     };
   }
 }
@@ -172,5 +200,126 @@ export class FakeArtifactVerifier implements ArtifactVerifier {
   async verify(_manifest: unknown, artifact: Uint8Array): Promise<Verdict> {
     this.seen.push(artifact);
     return this.verdict;
+  }
+}
+
+interface FakeDesired {
+  generation: number;
+  model?: VersionSignature;
+  shadow?: VersionSignature;
+  reason: string;
+}
+
+/** Signing keys, bundles, versions and agents' desired states in memory (one transaction at a time). */
+export class InMemorySigningKeyStore implements SigningKeyStore {
+  keys: TrustKey[] = [];
+  readonly bundles: TrustBundleData[] = [];
+  readonly audit: AuditEntry[] = [];
+  /** `model@version` -> stored signature and whether an alias, desired state or rollout names it. */
+  readonly versions = new Map<string, { signature: VersionSignature; deployed: boolean }>();
+  readonly desired = new Map<string, FakeDesired>();
+  /** Agents that are not decommissioned. */
+  readonly agents = new Set<string>();
+  private queue: Promise<unknown> = Promise.resolve();
+
+  async activeKeyId(): Promise<string | undefined> {
+    return this.keys.find((k) => k.active)?.keyId;
+  }
+
+  async adoptInitialKey(key: PublicKeyRef, atMs: number): Promise<string> {
+    const active = await this.activeKeyId();
+    if (active) return active;
+    this.keys.push({ ...key, active: true, createdAtMs: atMs });
+    return key.keyId;
+  }
+
+  async latestBundle(): Promise<TrustBundleData | undefined> {
+    return this.bundles.at(-1);
+  }
+
+  transaction<T>(fn: (tx: SigningKeyTx) => Promise<T>): Promise<T> {
+    const run = async () => {
+      const before = structuredClone({
+        keys: this.keys,
+        bundles: this.bundles,
+        versions: [...this.versions],
+        desired: [...this.desired],
+        audit: this.audit,
+      });
+      try {
+        return await fn(this.tx());
+      } catch (err) {
+        this.keys = before.keys;
+        this.bundles.splice(0, Infinity, ...before.bundles);
+        this.audit.splice(0, Infinity, ...before.audit);
+        this.versions.clear();
+        for (const [k, v] of before.versions) this.versions.set(k, v);
+        this.desired.clear();
+        for (const [k, v] of before.desired) this.desired.set(k, v);
+        throw err;
+      }
+    };
+    const result = this.queue.then(run, run);
+    this.queue = result.catch(() => undefined);
+    return result;
+  }
+
+  private tx(): SigningKeyTx {
+    return {
+      lockKeys: async () => this.keys.map((k) => ({ ...k })),
+      activate: async (key, atMs) => {
+        if (!this.keys.some((k) => k.keyId === key.keyId)) this.keys.push({ ...key, active: false, createdAtMs: atMs });
+        for (const k of this.keys) k.active = k.keyId === key.keyId;
+      },
+      revoke: async (keyId, atMs, reason) => {
+        for (const k of this.keys)
+          if (k.keyId === keyId) Object.assign(k, { revokedAtMs: atMs, revokedReason: reason });
+      },
+      staleSignatures: async (active) => {
+        const versions = [...this.versions]
+          .filter(([, v]) => v.deployed && v.signature.keyId !== active)
+          .map(([id, v]) => ({ model: id.split('@')[0]!, version: id.split('@')[1]!, signature: v.signature }));
+        const desired = [...this.desired.values()]
+          .flatMap((d) => [d.model, d.shadow])
+          .filter((s): s is VersionSignature => s !== undefined && s.keyId !== active);
+        return { versions, desired };
+      },
+      setVersionSignature: async (model, version, signature) => {
+        const v = this.versions.get(`${model}@${version}`);
+        if (v) v.signature = signature;
+      },
+      versionsSignedBy: async (keyIds, limit) =>
+        [...this.versions]
+          .filter(([, v]) => keyIds.includes(v.signature.keyId))
+          .map(([id]) => id)
+          .slice(0, limit),
+      nextBundleSequence: async () => (this.bundles.at(-1)?.sequence ?? 0) + 1,
+      insertBundle: async (b) => {
+        this.bundles.push(structuredClone(b));
+      },
+      reissueDesired: async (resigned, why) => {
+        let n = 0;
+        for (const agent of this.agents) {
+          const d = this.desired.get(agent);
+          if (!d) {
+            this.desired.set(agent, { generation: 1, reason: why.reason });
+            n++;
+          } else if (!why.missingOnly) {
+            const swap = (s?: VersionSignature) => (s && resigned.get(s.payload)) ?? s;
+            this.desired.set(agent, {
+              generation: d.generation + 1,
+              reason: why.reason,
+              ...(d.model ? { model: swap(d.model) } : {}),
+              ...(d.shadow ? { shadow: swap(d.shadow) } : {}),
+            });
+            n++;
+          }
+        }
+        return n;
+      },
+      appendAudit: async (e) => {
+        this.audit.push(structuredClone(e));
+      },
+    };
   }
 }

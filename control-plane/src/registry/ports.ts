@@ -1,5 +1,16 @@
 import type { AuditEntry } from '../audit/ports.js';
-import type { AliasChange, Manifest, Model, ModelVersion, Page, SignedPayloadData, TrustKey } from './domain.js';
+import type {
+  AliasChange,
+  Manifest,
+  Model,
+  ModelVersion,
+  Page,
+  SignedPayloadData,
+  TrustBundleContent,
+  TrustBundleData,
+  TrustKey,
+  VersionSignature,
+} from './domain.js';
 
 /** Reads of the registry (outside any transaction). */
 export interface RegistryReads {
@@ -13,7 +24,11 @@ export interface RegistryReads {
   listVersions(model: string, page: Page): Promise<{ versions: ModelVersion[]; total: number }>;
   /** Alias moves newest first; every alias of the model when `alias` is ''. */
   listAliasHistory(model: string, alias: string, limit: number): Promise<AliasChange[]>;
+  /** Every signing key, revoked ones included. */
   listTrustKeys(): Promise<TrustKey[]>;
+  signingKey(keyId: string): Promise<TrustKey | undefined>;
+  /** The newest trust bundle; undefined before the first rotation or revocation. */
+  latestTrustBundle(): Promise<TrustBundleData | undefined>;
 }
 
 /** Writes inside one transaction; the service opens it with `RegistryStore.transaction`. */
@@ -30,14 +45,73 @@ export interface RegistryTx {
   setAlias(model: string, alias: string, version: string, atMs: number): Promise<void>;
   appendAliasChange(change: AliasChange): Promise<void>;
   appendAudit(entry: AuditEntry): Promise<void>;
+  /** Reads a signing key, holding off its revocation until the transaction ends. */
+  lockSigningKey(keyId: string): Promise<TrustKey | undefined>;
 }
 
 /** Where the registry lives: Postgres in production, `InMemoryRegistryStore` in unit tests. */
 export interface RegistryStore extends RegistryReads {
   /** Runs `fn` in one transaction: all its writes commit together or not at all. */
   transaction<T>(fn: (tx: RegistryTx) => Promise<T>): Promise<T>;
-  /** Records `key` as the active signing key; other keys become inactive but stay listed as trust keys. */
-  registerSigningKey(key: { keyId: string; publicKey: string }, atMs: number): Promise<void>;
+}
+
+/** A public key and its id. */
+export interface PublicKeyRef {
+  keyId: string;
+  publicKey: string;
+}
+
+/** A version's stored signature. */
+export interface VersionSignatureRef {
+  model: string;
+  version: string;
+  signature: VersionSignature;
+}
+
+/** Signing keys, trust bundles and the desired states they reach (Postgres `signing_keys`, `trust_bundles`). */
+export interface SigningKeyStore {
+  activeKeyId(): Promise<string | undefined>;
+  /**
+   * Makes `key` the active key when no key is active (a fresh database); otherwise changes nothing.
+   * @returns the id of the active key afterwards.
+   */
+  adoptInitialKey(key: PublicKeyRef, atMs: number): Promise<string>;
+  latestBundle(): Promise<TrustBundleData | undefined>;
+  /** Runs `fn` in one transaction. */
+  transaction<T>(fn: (tx: SigningKeyTx) => Promise<T>): Promise<T>;
+}
+
+/** Writes of a key rotation or revocation, all in one transaction. */
+export interface SigningKeyTx {
+  /** Every signing key, locked until the transaction ends: key changes run one at a time. */
+  lockKeys(): Promise<TrustKey[]>;
+  /** Inserts `key` when new and makes it the only active key. */
+  activate(key: PublicKeyRef, atMs: number): Promise<void>;
+  revoke(keyId: string, atMs: number, reason: string): Promise<void>;
+  /**
+   * Signatures not by `activeKeyId` that agents may still need: of versions that are aliased, named by
+   * a desired state or by an active rollout (`versions`), and the distinct signatures desired states
+   * carry (`desired`; a signed rollback signs other bytes than the version's own signature).
+   */
+  staleSignatures(activeKeyId: string): Promise<{ versions: VersionSignatureRef[]; desired: VersionSignature[] }>;
+  setVersionSignature(model: string, version: string, signature: VersionSignature): Promise<void>;
+  /** `model@version` of versions signed by one of `keyIds`, at most `limit`. */
+  versionsSignedBy(keyIds: readonly string[], limit: number): Promise<string[]>;
+  /** Latest bundle sequence + 1. */
+  nextBundleSequence(): Promise<number>;
+  insertBundle(bundle: TrustBundleData, by: { actor: string; reason: string; atMs: number }): Promise<void>;
+  /**
+   * Re-issues the desired state of every agent that is not decommissioned (generation + 1, KV write
+   * pending: the rollout controller's repair pass writes it, with the newest bundle), swapping each
+   * model or shadow signature whose payload is in `resigned` (keyed by base64 payload); agents without
+   * a desired state get one that names no model. With `missingOnly` only the latter.
+   * @returns the number of agents whose desired state was written.
+   */
+  reissueDesired(
+    resigned: ReadonlyMap<string, VersionSignature>,
+    why: { reason: string; atMs: number; missingOnly?: boolean },
+  ): Promise<number>;
+  appendAudit(entry: AuditEntry): Promise<void>;
 }
 
 /** An object being written; bytes go out as they arrive (multipart for S3). */
@@ -68,7 +142,7 @@ export interface ArtifactVerifier {
   verify(manifest: Manifest, artifact: Uint8Array): Promise<Verdict>;
 }
 
-/** Signs with the active ed25519 key. */
+/** Signs with one ed25519 key. */
 export interface Signer {
   /** First 16 hex characters of sha256(raw public key). */
   readonly keyId: string;
@@ -77,3 +151,9 @@ export interface Signer {
 
 /** Canonical bytes of a signed payload (the SignedPayload protobuf in production). */
 export type PayloadEncoder = (payload: SignedPayloadData) => Uint8Array;
+
+/** Canonical bytes of a trust bundle (the TrustBundlePayload protobuf in production). */
+export type BundleEncoder = (content: TrustBundleContent) => Uint8Array;
+
+/** The key that signs new versions, as this replica can use it. */
+export type ActiveSigner = () => Promise<Signer>;

@@ -1,6 +1,6 @@
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
-import { ErrorCode, MillwrightError } from '../domain/errors.js';
+import { ErrorCode, MillwrightError, PreconditionError } from '../domain/errors.js';
 import type { Manifest, SignedPayloadData } from './domain.js';
 import { FakeArtifactVerifier, InMemoryArtifactStore, InMemoryRegistryStore } from './fakes.js';
 import { RegistryService } from './service.js';
@@ -20,7 +20,10 @@ function setup(over: { maxArtifactBytes?: number; signer?: boolean } = {}) {
     store,
     artifacts,
     verifier,
-    signer: over.signer === false ? undefined : signer,
+    signer: async () => {
+      if (over.signer === false) throw new PreconditionError('no signing key is configured (signing.keyFile)');
+      return signer;
+    },
     encodePayload: (p: SignedPayloadData) => new TextEncoder().encode(JSON.stringify(p)),
     now: () => clock++,
     newId: () => `u${++ids}`,
@@ -284,6 +287,27 @@ describe('RegistryService aliases and reads', () => {
     );
     expect(aliasLikeVersion.details.field).toBe('alias');
     expect((await failure(push(s, 'stable'))).details.field).toBe('manifest.version');
+  });
+
+  it('refuses to alias or roll out a version signed only by a revoked key, naming the key', async () => {
+    const s = await withVersions(1);
+    const v = await s.registry.getVersion('pump', '1.1');
+    expect((await s.registry.deployableVersion('pump', '1.1')).version).toBe('1.1');
+    s.store.putSigningKey({
+      keyId: v.signature.keyId,
+      publicKey: s.signer.publicKey,
+      active: false,
+      createdAtMs: 1,
+      revokedAtMs: 2,
+      revokedReason: 'leaked',
+    });
+    const alias = await failure(
+      s.registry.setAlias({ model: 'pump', alias: 'production', version: '1.1', reason: 'r' }, caller),
+    );
+    expect(alias.code).toBe(ErrorCode.PRECONDITION);
+    expect(alias.message).toContain(`signed only by revoked key ${v.signature.keyId} (leaked)`);
+    expect((await failure(s.registry.deployableVersion('pump', '1.1'))).code).toBe(ErrorCode.PRECONDITION);
+    expect((await s.registry.getVersion('pump', '1.1')).version).toBe('1.1');
   });
 
   it('pages versions newest first', async () => {

@@ -11,6 +11,7 @@ import {
   MAX_DESCRIPTION_CHARS,
   type Model,
   type ModelVersion,
+  type TrustBundleData,
   type TrustKey,
   type VersionSignature,
 } from './domain.js';
@@ -124,8 +125,9 @@ export class RegistryService {
           `${req.alias} is a version of ${req.model}; aliases and versions must differ`,
         );
       }
-      if (!(await tx.getVersion(req.model, req.version)))
-        throw new NotFoundError('version', `${req.model}@${req.version}`);
+      const target = await tx.getVersion(req.model, req.version);
+      if (!target) throw new NotFoundError('version', `${req.model}@${req.version}`);
+      checkUsable(target, await tx.lockSigningKey(target.signature.keyId));
       const from = (await tx.getAlias(req.model, req.alias)) ?? '';
       if (from === req.version) return;
       const change: AliasChange = {
@@ -151,6 +153,16 @@ export class RegistryService {
     return this.getModel(req.model);
   }
 
+  /**
+   * A version that may still be rolled out: not signed only by a revoked key.
+   * @throws PreconditionError naming the revoked key; NotFoundError for an unknown version.
+   */
+  async deployableVersion(model: string, ref: string): Promise<ModelVersion> {
+    const v = await this.getVersion(model, ref);
+    checkUsable(v, await this.deps.store.signingKey(v.signature.keyId));
+    return v;
+  }
+
   async listAliasHistory(model: string, alias: string): Promise<AliasChange[]> {
     checkModelName('model', model);
     if (alias) checkAlias('alias', alias);
@@ -172,8 +184,7 @@ export class RegistryService {
    */
   async signRollback(model: string, version: string, from: string): Promise<VersionSignature> {
     checkVersion('from', from);
-    const signer = this.deps.signer;
-    if (!signer) throw new PreconditionError('no signing key is configured (signing.keyFile)', { field: 'signing' });
+    const signer = await this.deps.signer();
     const v = await this.getVersion(model, version);
     const payload = this.deps.encodePayload({
       manifest: v.manifest,
@@ -190,6 +201,20 @@ export class RegistryService {
   listTrustKeys(): Promise<TrustKey[]> {
     return this.deps.store.listTrustKeys();
   }
+
+  /** The newest trust bundle, attached to every desired state written to KV. */
+  trustBundle(): Promise<TrustBundleData | undefined> {
+    return this.deps.store.latestTrustBundle();
+  }
+}
+
+/** @throws PreconditionError when the version's only signature is by a revoked key. */
+function checkUsable(v: ModelVersion, key: TrustKey | undefined): void {
+  if (!key?.revokedAtMs) return;
+  throw new PreconditionError(
+    `${v.model}@${v.version} is signed only by revoked key ${key.keyId} (${key.revokedReason || 'no reason given'}): it can no longer be rolled out or aliased; register it again as a new version`,
+    { field: 'version', keyId: key.keyId },
+  );
 }
 
 function pageLimit(pageSize: number): number {

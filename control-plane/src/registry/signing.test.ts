@@ -1,10 +1,6 @@
 import { generateKeyPairSync } from 'node:crypto';
-import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigError } from '../domain/errors.js';
-import { DEV_KEY_FILE, Ed25519Signer, keyIdOf, loadSigner, parsePrivateKey, verifyEd25519 } from './signing.js';
+import { Ed25519Signer, keyIdOf, parsePrivateKey, verifyEd25519 } from './signing.js';
 
 // RFC 8032, section 7.1, test 1.
 const RFC_SEED = '9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60';
@@ -40,32 +36,5 @@ describe('ed25519 signing', () => {
   it('refuses a key that is not ed25519', () => {
     const pem = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ format: 'pem', type: 'pkcs8' });
     expect(() => parsePrivateKey(pem.toString())).toThrow(/expected ed25519/);
-  });
-});
-
-describe('loadSigner', () => {
-  it('generates a development key once and reuses it', () => {
-    const dir = join(mkdtempSync(join(tmpdir(), 'mw-key-')), 'keys');
-    const first = loadSigner({ devKeyDir: dir });
-    const second = loadSigner({ devKeyDir: dir });
-    expect(second?.keyId).toBe(first?.keyId);
-    expect(statSync(join(dir, DEV_KEY_FILE)).mode & 0o777).toBe(0o600);
-  });
-
-  it('prefers keyFile, and names the key when the file is unusable', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'mw-key-'));
-    const file = join(dir, 'key');
-    writeFileSync(file, Buffer.from(RFC_SEED, 'hex').toString('base64'));
-    expect(loadSigner({ keyFile: file, devKeyDir: dir })?.publicKey).toBe(
-      Buffer.from(RFC_PUBLIC, 'hex').toString('base64'),
-    );
-    writeFileSync(file, 'not a key');
-    expect(() => loadSigner({ keyFile: file })).toThrow(ConfigError);
-    expect(() => loadSigner({ keyFile: file })).toThrow(/signing\.keyFile/);
-    expect(readFileSync(file, 'utf8')).toBe('not a key');
-  });
-
-  it('returns undefined when nothing is configured', () => {
-    expect(loadSigner({})).toBeUndefined();
   });
 });

@@ -1,27 +1,13 @@
 /**
- * ed25519 signing of model versions (node:crypto). The private key comes from `signing.keyFile`
- * (PKCS#8 PEM or the raw 32-byte seed in base64); for development, `signing.devKeyDir` generates
- * one on first start and reuses it. Only public keys are stored (signing_keys); rotating means
- * pointing `signing.keyFile` at a new key: the old public key stays listed as a trust key.
+ * ed25519 signing of model versions and trust bundles (node:crypto). Private keys are loaded by the
+ * keyring (`keyring.ts`); only public keys are stored (signing_keys).
  */
-import {
-  createHash,
-  createPrivateKey,
-  createPublicKey,
-  generateKeyPairSync,
-  type KeyObject,
-  sign,
-  verify,
-} from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { ConfigError } from '../domain/errors.js';
+import { createHash, createPrivateKey, createPublicKey, type KeyObject, sign, verify } from 'node:crypto';
 import type { Signer } from './ports.js';
 
 /** DER prefixes that wrap a raw ed25519 seed (PKCS#8) and public key (SPKI), RFC 8410. */
 const PKCS8_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex');
 const SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
-export const DEV_KEY_FILE = 'signing-key.pem';
 
 /** Key id: first 16 hex characters of sha256(raw 32-byte public key). */
 export function keyIdOf(rawPublicKey: Uint8Array): string {
@@ -58,7 +44,7 @@ export function verifyEd25519(publicKeyB64: string, payload: Uint8Array, signatu
   return verify(null, payload, key, signature);
 }
 
-/** The active signing key. */
+/** One ed25519 private key (the active key, or an older one that still signs trust bundles). */
 export class Ed25519Signer implements Signer {
   readonly keyId: string;
   /** Raw public key, base64. */
@@ -72,41 +58,5 @@ export class Ed25519Signer implements Signer {
 
   sign(payload: Uint8Array): Uint8Array {
     return new Uint8Array(sign(null, payload, this.key));
-  }
-}
-
-/** Where the signing key comes from (the `signing` config section). */
-export interface SigningKeySource {
-  /** PKCS#8 PEM or base64 raw seed. Wins over `devKeyDir`. */
-  keyFile?: string;
-  /** Development only: a key is generated into this directory on first start. */
-  devKeyDir?: string;
-}
-
-/**
- * Loads the configured key, or the development key (created on first use); undefined when
- * neither is configured (the registry then refuses uploads).
- * @throws ConfigError naming the key when the file cannot be read or parsed.
- */
-export function loadSigner(src: SigningKeySource): Ed25519Signer | undefined {
-  if (src.keyFile) return new Ed25519Signer(readKey('signing.keyFile', src.keyFile));
-  if (!src.devKeyDir) return undefined;
-  const file = join(src.devKeyDir, DEV_KEY_FILE);
-  mkdirSync(src.devKeyDir, { recursive: true, mode: 0o700 });
-  try {
-    const pem = generateKeyPairSync('ed25519').privateKey.export({ format: 'pem', type: 'pkcs8' });
-    // 'wx': two replicas sharing the directory must end up with the same key.
-    writeFileSync(file, pem, { mode: 0o600, flag: 'wx' });
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-  }
-  return new Ed25519Signer(readKey('signing.devKeyDir', file));
-}
-
-function readKey(configKey: string, file: string): KeyObject {
-  try {
-    return parsePrivateKey(readFileSync(file, 'utf8'));
-  } catch (err) {
-    throw new ConfigError([`${configKey}: cannot use ${file} as an ed25519 private key: ${(err as Error).message}`]);
   }
 }

@@ -42,7 +42,7 @@ export async function uploadVersion(
   const started = deps.now();
   const { manifest } = header;
   checkHeader(header);
-  if (!deps.signer) throw new PreconditionError('no signing key is configured (signing.keyFile)', { field: 'signing' });
+  await deps.signer();
   await precheck(deps, manifest);
   const tempKey = uploadKey(manifest.model, manifest.version, deps.newId());
   const received = await receive(deps, tempKey, chunks, signal);
@@ -163,8 +163,9 @@ function commit(
   key: string,
   caller: Caller,
 ): Promise<ModelVersion> {
-  const signer = deps.signer!;
   return deps.store.transaction(async (tx) => {
+    // The key active now, not at the start of the upload: a rotation meanwhile is honoured.
+    const signer = await deps.signer();
     const model = await tx.lockModel(manifest.model);
     if (!model)
       throw new PreconditionError(`model ${JSON.stringify(manifest.model)} does not exist`, {

@@ -52,6 +52,9 @@ export const METHOD_ROLES: Readonly<Record<string, Role>> = Object.freeze({
   'ModelRegistryService/CreateModel': 'trainer',
   'ModelRegistryService/UploadVersion': 'trainer',
   'ModelRegistryService/SetAlias': 'platform',
+  // Signing keys decide what every agent will run: admins only.
+  'ModelRegistryService/RotateSigningKey': 'admin',
+  'ModelRegistryService/RevokeSigningKey': 'admin',
 
   'RolloutService/Plan': 'viewer',
   'RolloutService/List': 'viewer',

@@ -14,6 +14,7 @@ import type {
   UpdateClock,
 } from './ports.js';
 import { keyIdOf } from './trust.js';
+import { bundleMessage, type TrustBundleContent, type TrustBundleDecoder } from './trust-bundle.js';
 import {
   type ArtifactSignature,
   type DesiredUpdate,
@@ -156,8 +157,25 @@ export function testSigner() {
       const signature = sign(null, payload, privateKey).toString('base64');
       return { keyId, signature, payload: Buffer.from(payload).toString('base64') };
     },
+    /** A raw signature over a trust bundle payload, as the control plane signs bundles. */
+    signBundle(payload: Uint8Array): { keyId: string; signature: Uint8Array } {
+      return { keyId, signature: new Uint8Array(sign(null, bundleMessage(payload), privateKey)) };
+    },
   };
 }
+
+/** Test codec for trust bundles: the payload is the content as JSON (the proto codec lives in its adapter). */
+export function encodeBundleJson(c: TrustBundleContent): Uint8Array {
+  return new TextEncoder().encode(JSON.stringify(c));
+}
+
+export const decodeBundleJson: TrustBundleDecoder = (bytes) => {
+  try {
+    return JSON.parse(new TextDecoder().decode(bytes)) as TrustBundleContent;
+  } catch {
+    throw new IntegrityError('bundle payload is not JSON', { reason: 'bad_payload' });
+  }
+};
 
 export function testRelease(
   manifest: ModelManifest,

@@ -2,8 +2,10 @@ import type { ConfigOverlayPort } from '../config-overlay/applier.js';
 import type { CurrentPointer, VersionRef } from './model-store.js';
 import type { ConditionSource, DesiredStateSource, StateReporter } from './ports.js';
 import { type Candidate, type PrepareDeps, prepareVersion, restoreVersion, VersionRejected } from './prepare.js';
+import { adoptSignature } from './resign.js';
 import { ModelSlots } from './slots.js';
 import { evaluateSwitch } from './switch-policy.js';
+import type { TrustUpdatePort } from './trust-keeper.js';
 import type { DesiredArtifact, DesiredUpdate, UpdatePhase } from './types.js';
 import type { RunningVersion } from './verify.js';
 import { Watchdog } from './watchdog.js';
@@ -16,6 +18,8 @@ export interface UpdateManagerDeps extends PrepareDeps {
   slots?: ModelSlots;
   /** Applies the desired state's config overlay; without it the config is ignored. */
   config?: ConfigOverlayPort;
+  /** Applies the desired state's signed trust bundle; without it bundles are ignored. */
+  trustUpdates?: TrustUpdatePort;
 }
 
 class Superseded extends Error {}
@@ -101,11 +105,13 @@ export class UpdateManager {
   }
 
   private async reconcile(d: DesiredUpdate, signal: AbortSignal): Promise<void> {
+    if (!(await this.applyTrust(d))) return;
     if (!(await this.applyConfig(d))) return;
     const a = d.model;
     if (!a) {
       this.report(d, 'idle', '', 'desired state names no model', this.slots.activeVersion());
     } else if (this.isActive(a)) {
+      await adoptSignature(this.deps, a);
       this.report(d, 'active', a.version, 'already active', this.pointer.previous?.version ?? '');
     } else {
       const rejected = this.pointer.rejected.find((r) => sameRef(r, a) && r.generation === d.generation);
@@ -116,13 +122,27 @@ export class UpdateManager {
   }
 
   /**
+   * The trust bundle goes before everything (the model may be signed by a key it introduces); a refused
+   * bundle fails the generation like a refused config, keeping the trust set, config and model in effect.
+   */
+  private async applyTrust(d: DesiredUpdate): Promise<boolean> {
+    const port = this.deps.trustUpdates;
+    if (!port || !d.trust) return true;
+    const outcome = await port.apply(d.trust);
+    if (outcome.ok) return true;
+    const active = this.slots.activeVersion();
+    this.report(d, 'failed', d.model?.version ?? active, `trust bundle refused: ${outcome.reason}`, active);
+    return false;
+  }
+
+  /**
    * The config goes first and the desired state is taken as a whole: a refused config fails the
    * generation (the previous config stays) so the rollout sees FAILED rather than a half-applied state.
    */
   private async applyConfig(d: DesiredUpdate): Promise<boolean> {
     const port = this.deps.config;
     if (!port || port.generation() === d.generation) return true;
-    const check = await port.apply(d.generation, d.config);
+    const check = await port.apply(d.generation, d);
     if (check.ok) return true;
     const active = this.slots.activeVersion();
     this.report(d, 'failed', d.model?.version ?? active, `config refused: ${check.reason}`, active);

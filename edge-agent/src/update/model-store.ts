@@ -88,6 +88,11 @@ export class ModelStore {
     await fsyncDir(dir);
   }
 
+  /** Replaces the signature of an installed version (the same signed bytes, re-signed by another key). */
+  async writeSignature(ref: VersionRef, sig: ArtifactSignature): Promise<void> {
+    await writeFileAtomic(join(this.versionDir(ref), 'signature.json'), JSON.stringify(sig));
+  }
+
   /** @throws MillwrightError NOT_FOUND when the version directory is missing or incomplete. */
   async readInstalled(ref: VersionRef): Promise<InstalledVersion> {
     const dir = this.versionDir(ref);

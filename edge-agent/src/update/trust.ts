@@ -16,7 +16,9 @@ export type RefusalReason =
   | 'digest_mismatch'
   | 'size_mismatch'
   | 'rollback_refused'
-  | 'identity_mismatch';
+  | 'identity_mismatch'
+  | 'revoked_key'
+  | 'stale_bundle';
 
 /** Key id as the control plane writes it: first 16 hex chars of sha256(raw 32-byte public key). */
 export function keyIdOf(rawPublicKey: Uint8Array): string {
@@ -28,52 +30,105 @@ export function refusal(reason: RefusalReason, message: string, details: Record<
   return new IntegrityError(message, { reason, ...details });
 }
 
+/** A trust set as plain data: base64 raw public keys by key id, and revoked key ids. */
+export interface TrustSet {
+  keys: ReadonlyMap<string, string>;
+  revoked: ReadonlySet<string>;
+}
+
 /**
- * Pinned ed25519 public keys. Several keys at once is how rotation works: the agent trusts the old
- * and new key until the control plane stops signing with the old one.
+ * The ed25519 public keys this agent trusts, minus the revoked ones. Several keys at once is how
+ * rotation works; an accepted trust bundle replaces the set in place (`replace`), so everything
+ * holding this store sees the new keys at once.
  */
 export class TrustStore {
-  private constructor(private readonly keys: ReadonlyMap<string, KeyObject>) {}
+  private keys: ReadonlyMap<string, KeyObject>;
+  private revoked: ReadonlySet<string>;
 
-  /** @throws ConfigError naming every key that is not base64 of 32 raw bytes. */
-  static fromBase64(keys: readonly string[]): TrustStore {
-    const byId = new Map<string, KeyObject>();
-    const issues: string[] = [];
-    for (const [i, b64] of keys.entries()) {
-      const raw = Buffer.from(b64, 'base64');
-      if (raw.length !== 32) {
-        issues.push(`trust.keys.${i}: expected base64 of a 32-byte ed25519 public key, got ${raw.length} bytes`);
-        continue;
-      }
-      byId.set(keyIdOf(raw), publicKeyFromRaw(raw));
-    }
-    if (issues.length > 0) throw new ConfigError(issues);
-    return new TrustStore(byId);
+  private constructor(set: TrustSet) {
+    this.keys = keyObjects(set);
+    this.revoked = new Set(set.revoked);
   }
 
+  /** @throws ConfigError naming every key that is not base64 of 32 raw bytes. */
+  static fromBase64(keys: readonly string[], revoked: Iterable<string> = []): TrustStore {
+    return new TrustStore({ keys: parseKeys(keys), revoked: new Set(revoked) });
+  }
+
+  static fromSet(set: TrustSet): TrustStore {
+    return new TrustStore(set);
+  }
+
+  replace(set: TrustSet): void {
+    this.keys = keyObjects(set);
+    this.revoked = new Set(set.revoked);
+  }
+
+  /** Trusted key ids (revoked ones excluded). */
   keyIds(): string[] {
     return [...this.keys.keys()];
   }
 
+  isRevoked(keyId: string): boolean {
+    return this.revoked.has(keyId);
+  }
+
   /**
    * Checks the signature over the exact payload bytes and returns those bytes.
-   * @throws IntegrityError with reason `unsigned`, `unknown_key` or `bad_signature`.
+   * @throws IntegrityError with reason `unsigned`, `revoked_key`, `unknown_key` or `bad_signature`.
    */
   verify(sig: ArtifactSignature | undefined): Uint8Array {
     if (!sig?.payload || !sig.signature) throw refusal('unsigned', 'artifact is not signed');
-    const key = this.keys.get(sig.keyId);
-    if (!key) {
-      throw refusal('unknown_key', `signed by unknown key ${sig.keyId} (trusted: ${this.keyIds().join(', ')})`, {
-        keyId: sig.keyId,
-      });
-    }
     const payload = Buffer.from(sig.payload, 'base64');
-    const signature = Buffer.from(sig.signature, 'base64');
-    if (signature.length !== 64 || !verify(null, payload, key, signature)) {
-      throw refusal('bad_signature', `signature by key ${sig.keyId} does not verify`, { keyId: sig.keyId });
-    }
+    this.verifyDetached(sig.keyId, payload, Buffer.from(sig.signature, 'base64'));
     return new Uint8Array(payload.buffer, payload.byteOffset, payload.byteLength);
   }
+
+  /**
+   * Checks a raw ed25519 signature by `keyId` over `message`.
+   * @throws IntegrityError with reason `revoked_key`, `unknown_key` or `bad_signature`.
+   */
+  verifyDetached(keyId: string, message: Uint8Array, signature: Uint8Array): void {
+    if (this.revoked.has(keyId)) {
+      throw refusal('revoked_key', `signed by revoked key ${keyId}`, { keyId });
+    }
+    const key = this.keys.get(keyId);
+    if (!key) {
+      throw refusal('unknown_key', `signed by unknown key ${keyId} (trusted: ${this.keyIds().join(', ')})`, {
+        keyId,
+      });
+    }
+    if (signature.length !== 64 || !verify(null, message, key, signature)) {
+      throw refusal('bad_signature', `signature by key ${keyId} does not verify`, { keyId });
+    }
+  }
+}
+
+/**
+ * Base64 raw public keys by key id.
+ * @throws ConfigError naming every key that is not base64 of 32 raw bytes.
+ */
+export function parseKeys(keys: readonly string[], what = 'trust.keys'): Map<string, string> {
+  const byId = new Map<string, string>();
+  const issues: string[] = [];
+  for (const [i, b64] of keys.entries()) {
+    const raw = Buffer.from(b64, 'base64');
+    if (raw.length !== 32) {
+      issues.push(`${what}.${i}: expected base64 of a 32-byte ed25519 public key, got ${raw.length} bytes`);
+      continue;
+    }
+    byId.set(keyIdOf(raw), raw.toString('base64'));
+  }
+  if (issues.length > 0) throw new ConfigError(issues);
+  return byId;
+}
+
+function keyObjects(set: TrustSet): Map<string, KeyObject> {
+  const out = new Map<string, KeyObject>();
+  for (const [id, b64] of set.keys) {
+    if (!set.revoked.has(id)) out.set(id, publicKeyFromRaw(Buffer.from(b64, 'base64')));
+  }
+  return out;
 }
 
 function publicKeyFromRaw(raw: Buffer): KeyObject {

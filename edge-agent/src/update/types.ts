@@ -1,5 +1,7 @@
 /** Plain types of the edge half of rollouts; the NATS adapters map proto messages to and from these. */
+import type { CapturePolicy } from '../capture/policy.js';
 import type { ModelManifest } from '../domain/model.js';
+import type { SignedTrustBundle } from './trust-bundle.js';
 
 /** Where a model version stands on this agent, as reported to the control plane. */
 export type UpdatePhase =
@@ -63,6 +65,10 @@ export interface DesiredUpdate {
   rules: SwitchRules;
   /** The merged agent config layers (google.protobuf.Struct as a plain object); absent: none. */
   config?: Record<string, unknown>;
+  /** The signed trust bundle (`DesiredState.trust`); absent until the control plane first issued one. */
+  trust?: SignedTrustBundle;
+  /** The capture policy (`DesiredState.capture`), applied with the config; absent: none. */
+  capture?: CapturePolicy;
 }
 
 /** What the control plane signed: manifest, digest and size, and the explicit-rollback permission. */

@@ -191,6 +191,7 @@ describe('model self-update at the edge against real NATS and HTTP', () => {
       rolloutId: `ro-${generation}`,
       reason: 'test',
       issuedAtMs: Date.now(),
+      trust: undefined,
     }).finish();
     await kv.put(subjects.agentKey(SITE, AGENT), desired);
     return generation;

@@ -6,6 +6,7 @@ import {
   ModelRuntime,
   type ModelVersion as ModelVersionPb,
   SignedPayload,
+  TrustBundlePayload,
   type TrustKey as TrustKeyPb,
 } from '@millwright/proto';
 import { InvalidArgumentError } from '../../domain/errors.js';
@@ -16,6 +17,7 @@ import type {
   ModelVersion,
   Runtime,
   SignedPayloadData,
+  TrustBundleContent,
   TrustKey,
 } from '../../registry/domain.js';
 
@@ -117,5 +119,22 @@ export function aliasChangeToPb(c: AliasChange): AliasChangePb {
 }
 
 export function trustKeyToPb(k: TrustKey): TrustKeyPb {
-  return { ...k };
+  return {
+    keyId: k.keyId,
+    publicKey: k.publicKey,
+    active: k.active,
+    createdAtMs: k.createdAtMs,
+    revokedAtMs: k.revokedAtMs ?? 0,
+    revokedReason: k.revokedReason ?? '',
+  };
+}
+
+/** The canonical bytes a trust bundle signs: the TrustBundlePayload protobuf. */
+export function encodeTrustBundlePayload(c: TrustBundleContent): Uint8Array {
+  return TrustBundlePayload.encode({
+    sequence: c.sequence,
+    keys: c.keys.map(trustKeyToPb),
+    revokedKeyIds: c.revokedKeyIds,
+    issuedAtMs: c.issuedAtMs,
+  }).finish();
 }

@@ -15,11 +15,16 @@ import {
   type Model as ModelPb,
   ModelRegistryServiceService,
   type ModelVersion as ModelVersionPb,
+  type RevokeSigningKeyRequest,
+  type RevokeSigningKeyResponse,
+  type RotateSigningKeyRequest,
+  type RotateSigningKeyResponse,
   type SetAliasRequest,
   type UploadVersionRequest,
 } from '@millwright/proto';
 import type { Logger } from 'pino';
 import { ErrorCode, InvalidArgumentError, MillwrightError } from '../../domain/errors.js';
+import type { SigningKeyService } from '../../registry/keys.js';
 import type { RegistryService } from '../../registry/service.js';
 import type { UploadHeader } from '../../registry/upload.js';
 import { callerOf } from './actor.js';
@@ -30,8 +35,12 @@ import type { GrpcServiceBinding } from './server.js';
 type Upload = ServerReadableStream<UploadVersionRequest, ModelVersionPb>;
 
 /** ModelRegistryService over the registry: every RPC of the contract. */
-export function modelRegistryBinding(deps: { registry: RegistryService; log: Logger }): GrpcServiceBinding {
-  const { registry, log } = deps;
+export function modelRegistryBinding(deps: {
+  registry: RegistryService;
+  keys: SigningKeyService;
+  log: Logger;
+}): GrpcServiceBinding {
+  const { registry, keys, log } = deps;
   return {
     name: 'millwright.v1.ModelRegistryService',
     definition: ModelRegistryServiceService,
@@ -75,6 +84,34 @@ export function modelRegistryBinding(deps: { registry: RegistryService; log: Log
       listTrustKeys: unary<unknown, ListTrustKeysResponse>(log, 'ListTrustKeys', async () => ({
         keys: (await registry.listTrustKeys()).map(trustKeyToPb),
       })),
+      rotateSigningKey: unary<RotateSigningKeyRequest, RotateSigningKeyResponse>(
+        log,
+        'RotateSigningKey',
+        async (req, call) => {
+          const c = await keys.rotate({ keyId: req.keyId, reason: req.reason }, callerOf(call));
+          return {
+            key: trustKeyToPb(c.key),
+            previous: c.previous && trustKeyToPb(c.previous),
+            bundleSequence: c.bundleSequence,
+            resignedVersions: c.resignedVersions,
+            agents: c.agents,
+          };
+        },
+      ),
+      revokeSigningKey: unary<RevokeSigningKeyRequest, RevokeSigningKeyResponse>(
+        log,
+        'RevokeSigningKey',
+        async (req, call) => {
+          const c = await keys.revoke({ keyId: req.keyId, reason: req.reason }, callerOf(call));
+          return {
+            key: trustKeyToPb(c.key),
+            bundleSequence: c.bundleSequence,
+            resignedVersions: c.resignedVersions,
+            agents: c.agents,
+            unusableVersions: c.unusableVersions,
+          };
+        },
+      ),
     },
   };
 }

@@ -1,10 +1,14 @@
 import { type DesiredModel, DesiredState, subjects } from '@millwright/proto';
 import { JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
+import type { TrustBundleData } from '../../registry/domain.js';
 import type { DesiredModelRef, DesiredSpec, DesiredStateBus } from '../../rollouts/ports.js';
 
 /** A fresh presigned GET URL for a version's artifact (the registry's getArtifactUrl). */
 export type Presigner = (model: string, version: string) => Promise<{ url: string; expiresAtMs: number }>;
+
+/** The newest signed trust bundle (the registry's trustBundle); undefined before the first key change. */
+export type TrustSource = () => Promise<TrustBundleData | undefined>;
 
 interface Known {
   revision: number;
@@ -14,8 +18,8 @@ interface Known {
 const IN_FLIGHT = 256;
 const MAX_ATTEMPTS = 5;
 
-/** DesiredSpec + fresh URLs -> the DesiredState protobuf the agent watches. */
-export async function toProto(s: DesiredSpec, presign: Presigner): Promise<DesiredState> {
+/** DesiredSpec + fresh URLs (+ the newest trust bundle) -> the DesiredState protobuf the agent watches. */
+export async function toProto(s: DesiredSpec, presign: Presigner, trust?: TrustBundleData): Promise<DesiredState> {
   return DesiredState.fromPartial({
     agentId: s.agentId,
     siteId: s.siteId,
@@ -32,6 +36,10 @@ export async function toProto(s: DesiredSpec, presign: Presigner): Promise<Desir
     rolloutId: s.rolloutId,
     reason: s.reason,
     issuedAtMs: s.issuedAtMs,
+    trust: trust && {
+      payload: Buffer.from(trust.payload, 'base64'),
+      signatures: trust.signatures.map((x) => ({ keyId: x.keyId, signature: Buffer.from(x.signature, 'base64') })),
+    },
   });
 }
 
@@ -57,15 +65,17 @@ export class KvDesiredWriter implements DesiredStateBus {
   private readonly known = new Map<string, Known>();
   private readonly presigned = new Map<string, { url: string; expiresAtMs: number; atMs: number }>();
 
-  constructor(private readonly deps: { kv: KV; presign: Presigner; now: () => number }) {}
+  constructor(private readonly deps: { kv: KV; presign: Presigner; now: () => number; trust?: TrustSource }) {}
 
   async publish(states: DesiredSpec[]): Promise<{ agentId: string; generation: number; revision: number }[]> {
     const out: { agentId: string; generation: number; revision: number }[] = [];
+    // Read after the states were committed: a key change committed before them is in this bundle.
+    const trust = await this.deps.trust?.();
     let next = 0;
     const worker = async () => {
       while (next < states.length) {
         const s = states[next++]!;
-        const revision = await this.write(s);
+        const revision = await this.write(s, trust);
         if (revision !== undefined) out.push({ agentId: s.agentId, generation: s.generation, revision });
       }
     };
@@ -85,9 +95,9 @@ export class KvDesiredWriter implements DesiredStateBus {
     return fresh;
   };
 
-  private async write(s: DesiredSpec): Promise<number | undefined> {
+  private async write(s: DesiredSpec, trust: TrustBundleData | undefined): Promise<number | undefined> {
     const key = subjects.agentKey(s.siteId, s.agentId);
-    const value = DesiredState.encode(await toProto(s, this.presign)).finish();
+    const value = DesiredState.encode(await toProto(s, this.presign, trust)).finish();
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       // Generation 1 was never written by anyone: create directly (compare-and-set on "no value", so a
       // stray value still fails and is read on the next attempt), saving a get per new agent.

@@ -1,4 +1,4 @@
-import { asc, eq, sql } from 'drizzle-orm';
+import { asc, eq, isNull, sql } from 'drizzle-orm';
 import type { AuditEntry } from '../../audit/ports.js';
 import {
   type EnrollAttempt,
@@ -63,7 +63,8 @@ export class PostgresEnrollmentStore implements EnrollmentStore, BootstrapTokenS
     const rows = await this.deps.db
       .select({ key: signingKeys.publicKey })
       .from(signingKeys)
-      .where(eq(signingKeys.active, true))
+      // Every key not revoked: an agent enrolled after a rotation still verifies versions the old key signed.
+      .where(isNull(signingKeys.revokedAt))
       .orderBy(asc(signingKeys.createdAt));
     return rows.map((r) => r.key);
   }

@@ -1,4 +1,4 @@
-import { and, asc, count, desc, eq, gt, inArray, lt, ne } from 'drizzle-orm';
+import { and, asc, count, desc, eq, gt, inArray, lt } from 'drizzle-orm';
 import type { AuditEntry } from '../../audit/ports.js';
 import { AlreadyExistsError } from '../../domain/errors.js';
 import type {
@@ -7,18 +7,20 @@ import type {
   Model,
   ModelVersion,
   Page,
+  TrustBundleData,
   TrustKey,
   VersionSignature,
 } from '../../registry/domain.js';
 import type { RegistryStore, RegistryTx } from '../../registry/ports.js';
 import { insertAudit } from './audit-store.js';
 import type { Db } from './db.js';
-import { aliasHistory, modelAliases, models, modelVersions, signingKeys } from './schema.js';
+import { aliasHistory, modelAliases, models, modelVersions, signingKeys, trustBundles } from './schema.js';
 
 type Tx = Parameters<Parameters<Db['transaction']>[0]>[0];
 type Conn = Db | Tx;
 type ModelRow = typeof models.$inferSelect;
 type VersionRow = typeof modelVersions.$inferSelect;
+type KeyRow = typeof signingKeys.$inferSelect;
 
 const UNIQUE_VIOLATION = '23505';
 
@@ -28,16 +30,6 @@ export class PostgresRegistryStore implements RegistryStore {
 
   transaction<T>(fn: (tx: RegistryTx) => Promise<T>): Promise<T> {
     return this.deps.db.transaction((tx) => fn(new PostgresRegistryTx(tx)));
-  }
-
-  async registerSigningKey(key: { keyId: string; publicKey: string }, atMs: number): Promise<void> {
-    await this.deps.db.transaction(async (tx) => {
-      await tx
-        .insert(signingKeys)
-        .values({ keyId: key.keyId, publicKey: key.publicKey, active: true, createdAt: new Date(atMs) })
-        .onConflictDoUpdate({ target: signingKeys.keyId, set: { active: true } });
-      await tx.update(signingKeys).set({ active: false }).where(ne(signingKeys.keyId, key.keyId));
-    });
   }
 
   getModel(name: string): Promise<Model | undefined> {
@@ -109,13 +101,38 @@ export class PostgresRegistryStore implements RegistryStore {
       .select()
       .from(signingKeys)
       .orderBy(asc(signingKeys.createdAt), asc(signingKeys.keyId));
-    return rows.map((r) => ({
-      keyId: r.keyId,
-      publicKey: r.publicKey,
-      active: r.active,
-      createdAtMs: r.createdAt.getTime(),
-    }));
+    return rows.map(toTrustKey);
   }
+
+  signingKey(keyId: string): Promise<TrustKey | undefined> {
+    return readSigningKey(this.deps.db, keyId, false);
+  }
+
+  latestTrustBundle(): Promise<TrustBundleData | undefined> {
+    return readLatestBundle(this.deps.db);
+  }
+}
+
+export function toTrustKey(r: KeyRow): TrustKey {
+  return {
+    keyId: r.keyId,
+    publicKey: r.publicKey,
+    active: r.active,
+    createdAtMs: r.createdAt.getTime(),
+    ...(r.revokedAt ? { revokedAtMs: r.revokedAt.getTime(), revokedReason: r.revokedReason } : {}),
+  };
+}
+
+/** The newest trust bundle (highest sequence). */
+export async function readLatestBundle(db: Conn): Promise<TrustBundleData | undefined> {
+  const [row] = await db.select().from(trustBundles).orderBy(desc(trustBundles.sequence)).limit(1);
+  return row && { sequence: row.sequence, payload: row.payload, signatures: row.signatures };
+}
+
+async function readSigningKey(db: Conn, keyId: string, lock: boolean): Promise<TrustKey | undefined> {
+  const query = db.select().from(signingKeys).where(eq(signingKeys.keyId, keyId));
+  const [row] = lock ? await query.for('share') : await query;
+  return row && toTrustKey(row);
 }
 
 class PostgresRegistryTx implements RegistryTx {
@@ -188,6 +205,10 @@ class PostgresRegistryTx implements RegistryTx {
 
   async appendAudit(e: AuditEntry): Promise<void> {
     await insertAudit(this.tx, e);
+  }
+
+  lockSigningKey(keyId: string): Promise<TrustKey | undefined> {
+    return readSigningKey(this.tx, keyId, true);
   }
 }
 

@@ -158,6 +158,22 @@ export const signingKeys = pgTable('signing_keys', {
   createdAt: ts('created_at').notNull().defaultNow(),
   /** A revoked key is removed from agents' trust sets; versions signed only by it must be re-signed. */
   revokedAt: ts('revoked_at'),
+  revokedReason: text('revoked_reason').notNull().default(''),
+});
+
+/**
+ * Signed trust bundles (`mwctl models keys rotate|revoke`); the newest is attached to every desired
+ * state written to KV. Kept as history: one row per rotation or revocation.
+ */
+export const trustBundles = pgTable('trust_bundles', {
+  sequence: bigint('sequence', { mode: 'number' }).primaryKey(),
+  /** Base64 of the signed TrustBundlePayload bytes. */
+  payload: text('payload').notNull(),
+  /** [{ keyId, signature (base64) }] */
+  signatures: jsonb('signatures').$type<{ keyId: string; signature: string }[]>().notNull(),
+  createdBy: text('created_by').notNull().default(''),
+  reason: text('reason').notNull().default(''),
+  createdAt: ts('created_at').notNull().defaultNow(),
 });
 
 export const apiTokens = pgTable('api_tokens', {
@@ -331,6 +347,8 @@ export const agentModelEvents = pgTable(
     reason: text('reason').notNull().default(''),
     rolloutId: text('rollout_id'),
     desiredGeneration: bigint('desired_generation', { mode: 'number' }).notNull().default(0),
+    /** Desired-state generation whose config the agent had in effect (0: none, or an agent without overlays). */
+    configGeneration: bigint('config_generation', { mode: 'number' }).notNull().default(0),
   },
   (t) => [
     uniqueIndex('agent_model_events_seq_idx').on(t.agentId, t.reportSeq),
@@ -349,6 +367,8 @@ export const configLayers = pgTable(
     config: jsonb('config').$type<Record<string, unknown>>().notNull(),
     createdBy: text('created_by').notNull().default(''),
     createdAt: ts('created_at').notNull().defaultNow(),
+    /** The config rollout that stored this layer when it succeeded (dropped if it is rolled back). */
+    rolloutId: text('rollout_id'),
   },
   (t) => [index('config_layers_scope_idx').on(t.scope)],
 );

@@ -32,6 +32,23 @@ describe('desired-state mapping', () => {
     expect(desiredFromProto(DesiredState.fromPartial({ generation: 3 })).config).toBeUndefined();
   });
 
+  it('carries the capture policy with the rest of the desired state, and none when absent', () => {
+    const capture = {
+      enabled: true,
+      uncertain: false,
+      alerts: true,
+      randomRate: 0.25,
+      aroundLabelS: 30,
+      includeRaw: true,
+      includeFeatures: false,
+      maxSamplesPerHour: 50,
+      maxBytesPerHour: 1_000_000,
+    };
+    const wire = DesiredState.encode(DesiredState.fromPartial({ generation: 4, capture })).finish();
+    expect(desiredFromProto(DesiredState.decode(wire)).capture).toEqual(capture);
+    expect(desiredFromProto(DesiredState.fromPartial({ generation: 4 })).capture).toBeUndefined();
+  });
+
   it('decodes a signed payload into a domain manifest', () => {
     const bytes = SignedPayload.encode({
       manifest,

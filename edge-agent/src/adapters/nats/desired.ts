@@ -1,17 +1,22 @@
 import {
   type ArtifactManifest,
+  type CapturePolicy as CapturePolicyPb,
   type DesiredModel,
   DesiredState,
   ModelRuntime,
   SignedPayload,
   type SwitchPolicy,
   subjects,
+  type TrustBundle,
+  TrustBundlePayload,
 } from '@millwright/proto';
 import { Kvm } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
+import type { CapturePolicy } from '../../capture/policy.js';
 import { IntegrityError } from '../../domain/errors.js';
 import type { ModelManifest, Runtime } from '../../domain/model.js';
 import type { DesiredStateSource, SignedPayloadDecoder } from '../../update/ports.js';
+import type { SignedTrustBundle, TrustBundleDecoder } from '../../update/trust-bundle.js';
 import type { DesiredArtifact, DesiredUpdate, SignedRelease, SwitchRules } from '../../update/types.js';
 
 const RUNTIMES: Partial<Record<ModelRuntime, Runtime>> = {
@@ -87,6 +92,48 @@ export function desiredFromProto(d: DesiredState): DesiredUpdate {
     shadow: artifactFromProto(d.shadow),
     rules: rulesFromProto(d.switchPolicy),
     ...(d.config ? { config: d.config } : {}),
+    ...(d.capture ? { capture: capturePolicyFromProto(d.capture) } : {}),
+    ...(d.trust ? { trust: trustFromProto(d.trust) } : {}),
+  };
+}
+
+function trustFromProto(t: TrustBundle): SignedTrustBundle {
+  return { payload: t.payload, signatures: t.signatures.map((s) => ({ keyId: s.keyId, signature: s.signature })) };
+}
+
+/**
+ * Decodes verified TrustBundlePayload bytes.
+ * @throws IntegrityError (reason `bad_payload`) for bytes that are not a TrustBundlePayload.
+ */
+export const decodeTrustBundlePayload: TrustBundleDecoder = (bytes) => {
+  let p: TrustBundlePayload;
+  try {
+    p = TrustBundlePayload.decode(bytes);
+  } catch (err) {
+    throw new IntegrityError(`trust bundle payload is not a TrustBundlePayload: ${(err as Error).message}`, {
+      reason: 'bad_payload',
+    });
+  }
+  return {
+    sequence: p.sequence,
+    keys: p.keys.map((k) => ({ keyId: k.keyId, publicKey: k.publicKey })),
+    revokedKeyIds: [...p.revokedKeyIds],
+    issuedAtMs: p.issuedAtMs,
+  };
+};
+
+/** Maps DesiredState.capture (the message is absent when the desired state carries no policy). */
+export function capturePolicyFromProto(p: CapturePolicyPb): CapturePolicy {
+  return {
+    enabled: p.enabled,
+    uncertain: p.uncertain,
+    alerts: p.alerts,
+    randomRate: p.randomRate,
+    aroundLabelS: p.aroundLabelS,
+    includeRaw: p.includeRaw,
+    includeFeatures: p.includeFeatures,
+    maxSamplesPerHour: p.maxSamplesPerHour,
+    maxBytesPerHour: p.maxBytesPerHour,
   };
 }
 

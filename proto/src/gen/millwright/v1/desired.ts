@@ -8,7 +8,7 @@
 import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
 import { Struct } from "../../google/protobuf/struct.js";
 import { AgentModelState, MaintenanceWindow } from "./fleet.js";
-import { Signature } from "./models.js";
+import { Signature, TrustBundle } from "./models.js";
 
 /**
  * Cloud -> edge intent: one DesiredState per agent in KV mw_desired under "<site>.<agent>",
@@ -76,6 +76,11 @@ export interface DesiredState {
   rolloutId: string;
   reason: string;
   issuedAtMs: number;
+  /**
+   * The latest trust bundle (absent until a signing key was first rotated or revoked); every desired
+   * state carries it, so an agent back from weeks offline converges to the newest trusted key set.
+   */
+  trust: TrustBundle | undefined;
 }
 
 export interface AgentStateReport {
@@ -711,6 +716,7 @@ function createBaseDesiredState(): DesiredState {
     rolloutId: "",
     reason: "",
     issuedAtMs: 0,
+    trust: undefined,
   };
 }
 
@@ -748,6 +754,9 @@ export const DesiredState: MessageFns<DesiredState> = {
     }
     if (message.issuedAtMs !== 0) {
       writer.uint32(88).int64(message.issuedAtMs);
+    }
+    if (message.trust !== undefined) {
+      TrustBundle.encode(message.trust, writer.uint32(98).fork()).join();
     }
     return writer;
   },
@@ -853,6 +862,14 @@ export const DesiredState: MessageFns<DesiredState> = {
             message.issuedAtMs = longToNumber(reader.int64());
             continue;
           }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.trust = TrustBundle.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -898,6 +915,7 @@ export const DesiredState: MessageFns<DesiredState> = {
         : isSet(object.issued_at_ms)
         ? globalThis.Number(object.issued_at_ms)
         : 0,
+      trust: isSet(object.trust) ? TrustBundle.fromJSON(object.trust) : undefined,
     };
   },
 
@@ -936,6 +954,9 @@ export const DesiredState: MessageFns<DesiredState> = {
     if (message.issuedAtMs !== 0) {
       obj.issuedAtMs = Math.round(message.issuedAtMs);
     }
+    if (message.trust !== undefined) {
+      obj.trust = TrustBundle.toJSON(message.trust);
+    }
     return obj;
   },
 
@@ -963,6 +984,9 @@ export const DesiredState: MessageFns<DesiredState> = {
     message.rolloutId = object.rolloutId ?? "";
     message.reason = object.reason ?? "";
     message.issuedAtMs = object.issuedAtMs ?? 0;
+    message.trust = (object.trust !== undefined && object.trust !== null)
+      ? TrustBundle.fromPartial(object.trust)
+      : undefined;
     return message;
   },
 };

@@ -279,10 +279,81 @@ export interface TrustKey {
   publicKey: string;
   active: boolean;
   createdAtMs: number;
+  /** Set once revoked (0: not revoked); agents then refuse anything signed by this key. */
+  revokedAtMs: number;
+  revokedReason: string;
 }
 
 export interface ListTrustKeysResponse {
   keys: TrustKey[];
+}
+
+export interface RotateSigningKeyRequest {
+  /**
+   * A key already provisioned to every control-plane replica (signing.keyDir or signing.keyFile);
+   * empty: generate a new key into signing.keyDir.
+   */
+  keyId: string;
+  /** Required: why (audited). */
+  reason: string;
+}
+
+export interface RotateSigningKeyResponse {
+  /** The key now signing new versions, and the one it replaced (still trusted). */
+  key: TrustKey | undefined;
+  previous: TrustKey | undefined;
+  bundleSequence: number;
+  /** Versions re-signed with the new key ("model@version"). */
+  resignedVersions: string[];
+  /** Agents whose desired state was re-issued with the new trust bundle. */
+  agents: number;
+}
+
+export interface RevokeSigningKeyRequest {
+  keyId: string;
+  /** Required: why (audited). */
+  reason: string;
+}
+
+export interface RevokeSigningKeyResponse {
+  key: TrustKey | undefined;
+  bundleSequence: number;
+  resignedVersions: string[];
+  agents: number;
+  /** Versions now signed only by revoked keys: they can no longer be rolled out or aliased ("model@version"). */
+  unusableVersions: string[];
+}
+
+/** What a trust bundle signs: the canonical protobuf encoding of this message. */
+export interface TrustBundlePayload {
+  /** Monotonic; an agent refuses a bundle whose sequence is not above the one it holds (replay). */
+  sequence: number;
+  /** Every trusted control-plane key (not revoked); `active` marks the one signing new versions. */
+  keys: TrustKey[];
+  /** Revoked key ids: agents refuse artifacts and bundles signed by them, even when pinned in config. */
+  revokedKeyIds: string[];
+  issuedAtMs: number;
+}
+
+export interface TrustBundleSignature {
+  keyId: string;
+  /**
+   * Raw ed25519 signature over the ASCII bytes "millwright.v1.TrustBundle\n" followed by the payload
+   * bytes (the prefix keeps a bundle signature from ever passing as an artifact signature).
+   */
+  signature: Buffer;
+}
+
+/** A signed trust update, delivered to agents in their desired state. */
+export interface TrustBundle {
+  /** The exact signed bytes (an encoded TrustBundlePayload), so verifiers never re-encode. */
+  payload: Buffer;
+  /**
+   * One signature per control-plane key that signed it (old and new keys, revoked ones too, so an agent
+   * that only knows an older key still learns the newest set). An agent accepts the bundle when one
+   * signature verifies with a key it trusts and has not revoked.
+   */
+  signatures: TrustBundleSignature[];
 }
 
 function createBaseOutputSpec(): OutputSpec {
@@ -3369,7 +3440,7 @@ export const ListTrustKeysRequest: MessageFns<ListTrustKeysRequest> = {
 };
 
 function createBaseTrustKey(): TrustKey {
-  return { keyId: "", publicKey: "", active: false, createdAtMs: 0 };
+  return { keyId: "", publicKey: "", active: false, createdAtMs: 0, revokedAtMs: 0, revokedReason: "" };
 }
 
 export const TrustKey: MessageFns<TrustKey> = {
@@ -3385,6 +3456,12 @@ export const TrustKey: MessageFns<TrustKey> = {
     }
     if (message.createdAtMs !== 0) {
       writer.uint32(32).int64(message.createdAtMs);
+    }
+    if (message.revokedAtMs !== 0) {
+      writer.uint32(40).int64(message.revokedAtMs);
+    }
+    if (message.revokedReason !== "") {
+      writer.uint32(50).string(message.revokedReason);
     }
     return writer;
   },
@@ -3434,6 +3511,22 @@ export const TrustKey: MessageFns<TrustKey> = {
             message.createdAtMs = longToNumber(reader.int64());
             continue;
           }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.revokedAtMs = longToNumber(reader.int64());
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.revokedReason = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3464,6 +3557,16 @@ export const TrustKey: MessageFns<TrustKey> = {
         : isSet(object.created_at_ms)
         ? globalThis.Number(object.created_at_ms)
         : 0,
+      revokedAtMs: isSet(object.revokedAtMs)
+        ? globalThis.Number(object.revokedAtMs)
+        : isSet(object.revoked_at_ms)
+        ? globalThis.Number(object.revoked_at_ms)
+        : 0,
+      revokedReason: isSet(object.revokedReason)
+        ? globalThis.String(object.revokedReason)
+        : isSet(object.revoked_reason)
+        ? globalThis.String(object.revoked_reason)
+        : "",
     };
   },
 
@@ -3481,6 +3584,12 @@ export const TrustKey: MessageFns<TrustKey> = {
     if (message.createdAtMs !== 0) {
       obj.createdAtMs = Math.round(message.createdAtMs);
     }
+    if (message.revokedAtMs !== 0) {
+      obj.revokedAtMs = Math.round(message.revokedAtMs);
+    }
+    if (message.revokedReason !== "") {
+      obj.revokedReason = message.revokedReason;
+    }
     return obj;
   },
 
@@ -3493,6 +3602,8 @@ export const TrustKey: MessageFns<TrustKey> = {
     message.publicKey = object.publicKey ?? "";
     message.active = object.active ?? false;
     message.createdAtMs = object.createdAtMs ?? 0;
+    message.revokedAtMs = object.revokedAtMs ?? 0;
+    message.revokedReason = object.revokedReason ?? "";
     return message;
   },
 };
@@ -3560,6 +3671,773 @@ export const ListTrustKeysResponse: MessageFns<ListTrustKeysResponse> = {
   fromPartial(object: DeepPartial<ListTrustKeysResponse>): ListTrustKeysResponse {
     const message = createBaseListTrustKeysResponse();
     message.keys = object.keys?.map((e) => TrustKey.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseRotateSigningKeyRequest(): RotateSigningKeyRequest {
+  return { keyId: "", reason: "" };
+}
+
+export const RotateSigningKeyRequest: MessageFns<RotateSigningKeyRequest> = {
+  encode(message: RotateSigningKeyRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.keyId !== "") {
+      writer.uint32(10).string(message.keyId);
+    }
+    if (message.reason !== "") {
+      writer.uint32(18).string(message.reason);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RotateSigningKeyRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRotateSigningKeyRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.keyId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RotateSigningKeyRequest {
+    return {
+      keyId: isSet(object.keyId)
+        ? globalThis.String(object.keyId)
+        : isSet(object.key_id)
+        ? globalThis.String(object.key_id)
+        : "",
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+    };
+  },
+
+  toJSON(message: RotateSigningKeyRequest): unknown {
+    const obj: any = {};
+    if (message.keyId !== "") {
+      obj.keyId = message.keyId;
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<RotateSigningKeyRequest>): RotateSigningKeyRequest {
+    return RotateSigningKeyRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<RotateSigningKeyRequest>): RotateSigningKeyRequest {
+    const message = createBaseRotateSigningKeyRequest();
+    message.keyId = object.keyId ?? "";
+    message.reason = object.reason ?? "";
+    return message;
+  },
+};
+
+function createBaseRotateSigningKeyResponse(): RotateSigningKeyResponse {
+  return { key: undefined, previous: undefined, bundleSequence: 0, resignedVersions: [], agents: 0 };
+}
+
+export const RotateSigningKeyResponse: MessageFns<RotateSigningKeyResponse> = {
+  encode(message: RotateSigningKeyResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== undefined) {
+      TrustKey.encode(message.key, writer.uint32(10).fork()).join();
+    }
+    if (message.previous !== undefined) {
+      TrustKey.encode(message.previous, writer.uint32(18).fork()).join();
+    }
+    if (message.bundleSequence !== 0) {
+      writer.uint32(24).uint64(message.bundleSequence);
+    }
+    for (const v of message.resignedVersions) {
+      writer.uint32(34).string(v!);
+    }
+    if (message.agents !== 0) {
+      writer.uint32(40).uint32(message.agents);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RotateSigningKeyResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRotateSigningKeyResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = TrustKey.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.previous = TrustKey.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.bundleSequence = longToNumber(reader.uint64());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.resignedVersions.push(reader.string());
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.agents = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RotateSigningKeyResponse {
+    return {
+      key: isSet(object.key) ? TrustKey.fromJSON(object.key) : undefined,
+      previous: isSet(object.previous) ? TrustKey.fromJSON(object.previous) : undefined,
+      bundleSequence: isSet(object.bundleSequence)
+        ? globalThis.Number(object.bundleSequence)
+        : isSet(object.bundle_sequence)
+        ? globalThis.Number(object.bundle_sequence)
+        : 0,
+      resignedVersions: globalThis.Array.isArray(object?.resignedVersions)
+        ? object.resignedVersions.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.resigned_versions)
+        ? object.resigned_versions.map((e: any) => globalThis.String(e))
+        : [],
+      agents: isSet(object.agents) ? globalThis.Number(object.agents) : 0,
+    };
+  },
+
+  toJSON(message: RotateSigningKeyResponse): unknown {
+    const obj: any = {};
+    if (message.key !== undefined) {
+      obj.key = TrustKey.toJSON(message.key);
+    }
+    if (message.previous !== undefined) {
+      obj.previous = TrustKey.toJSON(message.previous);
+    }
+    if (message.bundleSequence !== 0) {
+      obj.bundleSequence = Math.round(message.bundleSequence);
+    }
+    if (message.resignedVersions?.length) {
+      obj.resignedVersions = message.resignedVersions;
+    }
+    if (message.agents !== 0) {
+      obj.agents = Math.round(message.agents);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<RotateSigningKeyResponse>): RotateSigningKeyResponse {
+    return RotateSigningKeyResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<RotateSigningKeyResponse>): RotateSigningKeyResponse {
+    const message = createBaseRotateSigningKeyResponse();
+    message.key = (object.key !== undefined && object.key !== null) ? TrustKey.fromPartial(object.key) : undefined;
+    message.previous = (object.previous !== undefined && object.previous !== null)
+      ? TrustKey.fromPartial(object.previous)
+      : undefined;
+    message.bundleSequence = object.bundleSequence ?? 0;
+    message.resignedVersions = object.resignedVersions?.map((e) => e) || [];
+    message.agents = object.agents ?? 0;
+    return message;
+  },
+};
+
+function createBaseRevokeSigningKeyRequest(): RevokeSigningKeyRequest {
+  return { keyId: "", reason: "" };
+}
+
+export const RevokeSigningKeyRequest: MessageFns<RevokeSigningKeyRequest> = {
+  encode(message: RevokeSigningKeyRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.keyId !== "") {
+      writer.uint32(10).string(message.keyId);
+    }
+    if (message.reason !== "") {
+      writer.uint32(18).string(message.reason);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RevokeSigningKeyRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRevokeSigningKeyRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.keyId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RevokeSigningKeyRequest {
+    return {
+      keyId: isSet(object.keyId)
+        ? globalThis.String(object.keyId)
+        : isSet(object.key_id)
+        ? globalThis.String(object.key_id)
+        : "",
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+    };
+  },
+
+  toJSON(message: RevokeSigningKeyRequest): unknown {
+    const obj: any = {};
+    if (message.keyId !== "") {
+      obj.keyId = message.keyId;
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<RevokeSigningKeyRequest>): RevokeSigningKeyRequest {
+    return RevokeSigningKeyRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<RevokeSigningKeyRequest>): RevokeSigningKeyRequest {
+    const message = createBaseRevokeSigningKeyRequest();
+    message.keyId = object.keyId ?? "";
+    message.reason = object.reason ?? "";
+    return message;
+  },
+};
+
+function createBaseRevokeSigningKeyResponse(): RevokeSigningKeyResponse {
+  return { key: undefined, bundleSequence: 0, resignedVersions: [], agents: 0, unusableVersions: [] };
+}
+
+export const RevokeSigningKeyResponse: MessageFns<RevokeSigningKeyResponse> = {
+  encode(message: RevokeSigningKeyResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== undefined) {
+      TrustKey.encode(message.key, writer.uint32(10).fork()).join();
+    }
+    if (message.bundleSequence !== 0) {
+      writer.uint32(16).uint64(message.bundleSequence);
+    }
+    for (const v of message.resignedVersions) {
+      writer.uint32(26).string(v!);
+    }
+    if (message.agents !== 0) {
+      writer.uint32(32).uint32(message.agents);
+    }
+    for (const v of message.unusableVersions) {
+      writer.uint32(42).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RevokeSigningKeyResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRevokeSigningKeyResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = TrustKey.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.bundleSequence = longToNumber(reader.uint64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.resignedVersions.push(reader.string());
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.agents = reader.uint32();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.unusableVersions.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RevokeSigningKeyResponse {
+    return {
+      key: isSet(object.key) ? TrustKey.fromJSON(object.key) : undefined,
+      bundleSequence: isSet(object.bundleSequence)
+        ? globalThis.Number(object.bundleSequence)
+        : isSet(object.bundle_sequence)
+        ? globalThis.Number(object.bundle_sequence)
+        : 0,
+      resignedVersions: globalThis.Array.isArray(object?.resignedVersions)
+        ? object.resignedVersions.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.resigned_versions)
+        ? object.resigned_versions.map((e: any) => globalThis.String(e))
+        : [],
+      agents: isSet(object.agents) ? globalThis.Number(object.agents) : 0,
+      unusableVersions: globalThis.Array.isArray(object?.unusableVersions)
+        ? object.unusableVersions.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.unusable_versions)
+        ? object.unusable_versions.map((e: any) => globalThis.String(e))
+        : [],
+    };
+  },
+
+  toJSON(message: RevokeSigningKeyResponse): unknown {
+    const obj: any = {};
+    if (message.key !== undefined) {
+      obj.key = TrustKey.toJSON(message.key);
+    }
+    if (message.bundleSequence !== 0) {
+      obj.bundleSequence = Math.round(message.bundleSequence);
+    }
+    if (message.resignedVersions?.length) {
+      obj.resignedVersions = message.resignedVersions;
+    }
+    if (message.agents !== 0) {
+      obj.agents = Math.round(message.agents);
+    }
+    if (message.unusableVersions?.length) {
+      obj.unusableVersions = message.unusableVersions;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<RevokeSigningKeyResponse>): RevokeSigningKeyResponse {
+    return RevokeSigningKeyResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<RevokeSigningKeyResponse>): RevokeSigningKeyResponse {
+    const message = createBaseRevokeSigningKeyResponse();
+    message.key = (object.key !== undefined && object.key !== null) ? TrustKey.fromPartial(object.key) : undefined;
+    message.bundleSequence = object.bundleSequence ?? 0;
+    message.resignedVersions = object.resignedVersions?.map((e) => e) || [];
+    message.agents = object.agents ?? 0;
+    message.unusableVersions = object.unusableVersions?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseTrustBundlePayload(): TrustBundlePayload {
+  return { sequence: 0, keys: [], revokedKeyIds: [], issuedAtMs: 0 };
+}
+
+export const TrustBundlePayload: MessageFns<TrustBundlePayload> = {
+  encode(message: TrustBundlePayload, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.sequence !== 0) {
+      writer.uint32(8).uint64(message.sequence);
+    }
+    for (const v of message.keys) {
+      TrustKey.encode(v!, writer.uint32(18).fork()).join();
+    }
+    for (const v of message.revokedKeyIds) {
+      writer.uint32(26).string(v!);
+    }
+    if (message.issuedAtMs !== 0) {
+      writer.uint32(32).int64(message.issuedAtMs);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TrustBundlePayload {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTrustBundlePayload();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.sequence = longToNumber(reader.uint64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.keys.push(TrustKey.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.revokedKeyIds.push(reader.string());
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.issuedAtMs = longToNumber(reader.int64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): TrustBundlePayload {
+    return {
+      sequence: isSet(object.sequence) ? globalThis.Number(object.sequence) : 0,
+      keys: globalThis.Array.isArray(object?.keys) ? object.keys.map((e: any) => TrustKey.fromJSON(e)) : [],
+      revokedKeyIds: globalThis.Array.isArray(object?.revokedKeyIds)
+        ? object.revokedKeyIds.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.revoked_key_ids)
+        ? object.revoked_key_ids.map((e: any) => globalThis.String(e))
+        : [],
+      issuedAtMs: isSet(object.issuedAtMs)
+        ? globalThis.Number(object.issuedAtMs)
+        : isSet(object.issued_at_ms)
+        ? globalThis.Number(object.issued_at_ms)
+        : 0,
+    };
+  },
+
+  toJSON(message: TrustBundlePayload): unknown {
+    const obj: any = {};
+    if (message.sequence !== 0) {
+      obj.sequence = Math.round(message.sequence);
+    }
+    if (message.keys?.length) {
+      obj.keys = message.keys.map((e) => TrustKey.toJSON(e));
+    }
+    if (message.revokedKeyIds?.length) {
+      obj.revokedKeyIds = message.revokedKeyIds;
+    }
+    if (message.issuedAtMs !== 0) {
+      obj.issuedAtMs = Math.round(message.issuedAtMs);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<TrustBundlePayload>): TrustBundlePayload {
+    return TrustBundlePayload.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<TrustBundlePayload>): TrustBundlePayload {
+    const message = createBaseTrustBundlePayload();
+    message.sequence = object.sequence ?? 0;
+    message.keys = object.keys?.map((e) => TrustKey.fromPartial(e)) || [];
+    message.revokedKeyIds = object.revokedKeyIds?.map((e) => e) || [];
+    message.issuedAtMs = object.issuedAtMs ?? 0;
+    return message;
+  },
+};
+
+function createBaseTrustBundleSignature(): TrustBundleSignature {
+  return { keyId: "", signature: Buffer.alloc(0) };
+}
+
+export const TrustBundleSignature: MessageFns<TrustBundleSignature> = {
+  encode(message: TrustBundleSignature, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.keyId !== "") {
+      writer.uint32(10).string(message.keyId);
+    }
+    if (message.signature.length !== 0) {
+      writer.uint32(18).bytes(message.signature);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TrustBundleSignature {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTrustBundleSignature();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.keyId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.signature = Buffer.from(reader.bytes());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): TrustBundleSignature {
+    return {
+      keyId: isSet(object.keyId)
+        ? globalThis.String(object.keyId)
+        : isSet(object.key_id)
+        ? globalThis.String(object.key_id)
+        : "",
+      signature: isSet(object.signature) ? Buffer.from(bytesFromBase64(object.signature)) : Buffer.alloc(0),
+    };
+  },
+
+  toJSON(message: TrustBundleSignature): unknown {
+    const obj: any = {};
+    if (message.keyId !== "") {
+      obj.keyId = message.keyId;
+    }
+    if (message.signature.length !== 0) {
+      obj.signature = base64FromBytes(message.signature);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<TrustBundleSignature>): TrustBundleSignature {
+    return TrustBundleSignature.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<TrustBundleSignature>): TrustBundleSignature {
+    const message = createBaseTrustBundleSignature();
+    message.keyId = object.keyId ?? "";
+    message.signature = object.signature ?? Buffer.alloc(0);
+    return message;
+  },
+};
+
+function createBaseTrustBundle(): TrustBundle {
+  return { payload: Buffer.alloc(0), signatures: [] };
+}
+
+export const TrustBundle: MessageFns<TrustBundle> = {
+  encode(message: TrustBundle, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.payload.length !== 0) {
+      writer.uint32(10).bytes(message.payload);
+    }
+    for (const v of message.signatures) {
+      TrustBundleSignature.encode(v!, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TrustBundle {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTrustBundle();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.payload = Buffer.from(reader.bytes());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.signatures.push(TrustBundleSignature.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): TrustBundle {
+    return {
+      payload: isSet(object.payload) ? Buffer.from(bytesFromBase64(object.payload)) : Buffer.alloc(0),
+      signatures: globalThis.Array.isArray(object?.signatures)
+        ? object.signatures.map((e: any) => TrustBundleSignature.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: TrustBundle): unknown {
+    const obj: any = {};
+    if (message.payload.length !== 0) {
+      obj.payload = base64FromBytes(message.payload);
+    }
+    if (message.signatures?.length) {
+      obj.signatures = message.signatures.map((e) => TrustBundleSignature.toJSON(e));
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<TrustBundle>): TrustBundle {
+    return TrustBundle.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<TrustBundle>): TrustBundle {
+    const message = createBaseTrustBundle();
+    message.payload = object.payload ?? Buffer.alloc(0);
+    message.signatures = object.signatures?.map((e) => TrustBundleSignature.fromPartial(e)) || [];
     return message;
   },
 };
@@ -3664,6 +4542,37 @@ export const ModelRegistryServiceService = {
       Buffer.from(ListTrustKeysResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ListTrustKeysResponse => ListTrustKeysResponse.decode(value),
   },
+  /**
+   * Makes a new signing key active (generated, or one already provisioned to the control plane), keeps
+   * the old one trusted, re-signs deployed and aliased versions and issues a trust bundle signed by the
+   * old key too, so agents accept the new key without a restart. Admin only, audited.
+   */
+  rotateSigningKey: {
+    path: "/millwright.v1.ModelRegistryService/RotateSigningKey" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: RotateSigningKeyRequest): Buffer =>
+      Buffer.from(RotateSigningKeyRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RotateSigningKeyRequest => RotateSigningKeyRequest.decode(value),
+    responseSerialize: (value: RotateSigningKeyResponse): Buffer =>
+      Buffer.from(RotateSigningKeyResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): RotateSigningKeyResponse => RotateSigningKeyResponse.decode(value),
+  },
+  /**
+   * Revokes an inactive signing key: agents refuse artifacts and trust bundles signed by it, even when
+   * pinned in their config. Refused for the active key (rotate first). Admin only, audited.
+   */
+  revokeSigningKey: {
+    path: "/millwright.v1.ModelRegistryService/RevokeSigningKey" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: RevokeSigningKeyRequest): Buffer =>
+      Buffer.from(RevokeSigningKeyRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RevokeSigningKeyRequest => RevokeSigningKeyRequest.decode(value),
+    responseSerialize: (value: RevokeSigningKeyResponse): Buffer =>
+      Buffer.from(RevokeSigningKeyResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): RevokeSigningKeyResponse => RevokeSigningKeyResponse.decode(value),
+  },
 } as const;
 
 export interface ModelRegistryServiceServer extends UntypedServiceImplementation {
@@ -3679,6 +4588,17 @@ export interface ModelRegistryServiceServer extends UntypedServiceImplementation
   /** A short-lived presigned URL for the artifact. */
   getArtifactUrl: handleUnaryCall<GetArtifactUrlRequest, GetArtifactUrlResponse>;
   listTrustKeys: handleUnaryCall<ListTrustKeysRequest, ListTrustKeysResponse>;
+  /**
+   * Makes a new signing key active (generated, or one already provisioned to the control plane), keeps
+   * the old one trusted, re-signs deployed and aliased versions and issues a trust bundle signed by the
+   * old key too, so agents accept the new key without a restart. Admin only, audited.
+   */
+  rotateSigningKey: handleUnaryCall<RotateSigningKeyRequest, RotateSigningKeyResponse>;
+  /**
+   * Revokes an inactive signing key: agents refuse artifacts and trust bundles signed by it, even when
+   * pinned in their config. Refused for the active key (rotate first). Admin only, audited.
+   */
+  revokeSigningKey: handleUnaryCall<RevokeSigningKeyRequest, RevokeSigningKeyResponse>;
 }
 
 export interface ModelRegistryServiceClient extends Client {
@@ -3828,6 +4748,45 @@ export interface ModelRegistryServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ListTrustKeysResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Makes a new signing key active (generated, or one already provisioned to the control plane), keeps
+   * the old one trusted, re-signs deployed and aliased versions and issues a trust bundle signed by the
+   * old key too, so agents accept the new key without a restart. Admin only, audited.
+   */
+  rotateSigningKey(
+    request: RotateSigningKeyRequest,
+    callback: (error: ServiceError | null, response: RotateSigningKeyResponse) => void,
+  ): ClientUnaryCall;
+  rotateSigningKey(
+    request: RotateSigningKeyRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: RotateSigningKeyResponse) => void,
+  ): ClientUnaryCall;
+  rotateSigningKey(
+    request: RotateSigningKeyRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: RotateSigningKeyResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Revokes an inactive signing key: agents refuse artifacts and trust bundles signed by it, even when
+   * pinned in their config. Refused for the active key (rotate first). Admin only, audited.
+   */
+  revokeSigningKey(
+    request: RevokeSigningKeyRequest,
+    callback: (error: ServiceError | null, response: RevokeSigningKeyResponse) => void,
+  ): ClientUnaryCall;
+  revokeSigningKey(
+    request: RevokeSigningKeyRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: RevokeSigningKeyResponse) => void,
+  ): ClientUnaryCall;
+  revokeSigningKey(
+    request: RevokeSigningKeyRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: RevokeSigningKeyResponse) => void,
   ): ClientUnaryCall;
 }
 
