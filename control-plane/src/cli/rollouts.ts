@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { Metadata, type ServiceError, status } from '@grpc/grpc-js';
+import { type ServiceError, status } from '@grpc/grpc-js';
 import {
   FailureAction,
   FleetServiceClient,
@@ -16,14 +16,15 @@ import {
   rolloutStatusToJSON,
 } from '@millwright/proto';
 import type { ParsedArgs } from './args.js';
-import { type CallOptions, CliError, call, EXIT, exitCodeFor, insecure } from './client.js';
+import { type CallOptions, CliError, call, channelOf, cliErrorOf, EXIT, metadataOf } from './client.js';
 import { parseDuration } from './duration.js';
 import { table } from './format.js';
 
 export const ROLLOUTS_USAGE = `  rollouts plan|start --model M --version V [--site S]... [--label k=v]... [--exclude AGENT]...
                  [--stages '5:60,25:120,100:0'] [--gate '[STAGE@]metric<=threshold:min_samples']...
                  [--failure-action rollback|pause] [--max-parallel N] [--condition EXPR] [--force]
-                 [--shadow] [--timeout 1h] [--alias production] [--reason TEXT] | --spec spec.json
+                 [--shadow] [--stage-timeout 1h] [--alias production] [--config JSON|@file.json] [--reason TEXT]
+                 | --spec spec.json     (--config without --version: a config-only rollout)
   rollouts ls [--model M] [active]
   rollouts status|watch ROLLOUT_ID
   rollouts pause|resume|promote|abort|rollback ROLLOUT_ID [--reason TEXT]
@@ -85,7 +86,7 @@ export function specFromArgs(args: ParsedArgs): RolloutSpec {
   const model = f.model?.[0];
   if (!model) throw new CliError('rollouts plan|start needs --model (or --spec)', EXIT.USAGE);
   const gates = (f.gate ?? []).map(parseGate);
-  const timeoutS = f.timeout?.[0] ? parseDuration(f.timeout[0], '--timeout') : 0;
+  const timeoutS = f['stage-timeout']?.[0] ? parseDuration(f['stage-timeout'][0], '--stage-timeout') : 0;
   const stages = parseStages(f.stages?.[0] ?? '100:0').map((s, i, all) => ({
     name: i === all.length - 1 ? 'full' : i === 0 ? 'canary' : `stage-${i + 1}`,
     percent: s.percent,
@@ -106,7 +107,30 @@ export function specFromArgs(args: ParsedArgs): RolloutSpec {
     force: f.force?.[0] === 'true',
     reason: f.reason?.[0] ?? '',
     promoteAlias: f.alias?.[0] ?? '',
+    ...(f.config?.[0] ? { config: configOf(f.config[0]) } : {}),
   });
+}
+
+/** `--config`: an agent-config layer as inline JSON or `@file.json`; must be a JSON object. */
+function configOf(text: string): Record<string, unknown> {
+  let raw = text;
+  if (text.startsWith('@')) {
+    try {
+      raw = readFileSync(text.slice(1), 'utf8');
+    } catch (err) {
+      throw new CliError(`--config: cannot read ${text.slice(1)}: ${(err as Error).message}`, EXIT.USAGE);
+    }
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(raw);
+  } catch (err) {
+    throw new CliError(`--config: not JSON: ${(err as Error).message}`, EXIT.USAGE);
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new CliError('--config: expects a JSON object such as {"alerts":{"holdOffS":30}}', EXIT.USAGE);
+  }
+  return value as Record<string, unknown>;
 }
 
 function gateLine(g: GateResult): string {
@@ -158,7 +182,7 @@ function listTable(rollouts: Rollout[]): string {
 }
 
 export async function rolloutsCommand(args: ParsedArgs, opts: Opts): Promise<string> {
-  const client = new RolloutServiceClient(opts.server, insecure());
+  const client = new RolloutServiceClient(opts.server, channelOf(opts));
   try {
     const [sub, id] = args.positionals;
     const reason = args.flags.reason?.[0] ?? '';
@@ -242,9 +266,7 @@ function need(id: string | undefined, sub: string): string {
 
 /** Prints every change until the rollout ends; one JSON object per line with --json. */
 async function watch(client: RolloutServiceClient, id: string, json: boolean, opts: Opts): Promise<string> {
-  const md = new Metadata();
-  if (opts.actor) md.set('x-mw-actor', opts.actor);
-  const stream = client.watch({ id }, md);
+  const stream = client.watch({ id }, metadataOf(opts));
   let last: GetRolloutResponse | undefined;
   await new Promise<void>((resolve, reject) => {
     stream.on('data', (res: GetRolloutResponse) => {
@@ -252,11 +274,7 @@ async function watch(client: RolloutServiceClient, id: string, json: boolean, op
       process.stdout.write(json ? `${JSON.stringify(GetRolloutResponse.toJSON(res))}\n` : `\n${formatStatus(res)}\n`);
     });
     stream.on('end', resolve);
-    stream.on('error', (err: ServiceError) =>
-      err.code === status.CANCELLED
-        ? resolve()
-        : reject(new CliError(`${status[err.code]}: ${err.details}`, exitCodeFor(err.code))),
-    );
+    stream.on('error', (err: ServiceError) => (err.code === status.CANCELLED ? resolve() : reject(cliErrorOf(err))));
   });
   return last ? `rollout ${id} ended: ${statusName(last.rollout)}` : '';
 }
@@ -264,7 +282,7 @@ async function watch(client: RolloutServiceClient, id: string, json: boolean, op
 export async function stopRollouts(args: ParsedArgs, opts: Opts): Promise<string> {
   const reason = args.flags.reason?.[0];
   if (!reason) throw new CliError('fleet stop-rollouts needs --reason', EXIT.USAGE);
-  const client = new FleetServiceClient(opts.server, insecure());
+  const client = new FleetServiceClient(opts.server, channelOf(opts));
   try {
     const res = await call(client, client.stopAllRollouts, { reason }, opts);
     return args.json ? JSON.stringify(res) : `paused ${res.paused} running rollouts`;

@@ -1,5 +1,5 @@
 /** Layered agent configuration: fleet -> site -> label group -> agent, later wins (deep merge of objects). */
-import type { TargetAgent } from './domain.js';
+import type { Selector, TargetAgent } from './domain.js';
 
 export type ConfigScope = 'fleet' | 'site' | 'label_group' | 'agent';
 
@@ -41,19 +41,46 @@ function isPlain(v: unknown): v is Record<string, unknown> {
 }
 
 /**
- * The merged configuration of one agent; `rolloutLayer` (a config rollout reaching this agent) goes
- * last. Undefined when no layer applies.
+ * The merged configuration of one agent from the layers that apply to it (scope order, then age).
+ * Undefined when no layer applies.
  */
 export function mergedConfig(
   layers: readonly ConfigLayer[],
   agent: Pick<TargetAgent, 'id' | 'siteId' | 'labels'>,
-  rolloutLayer?: Record<string, unknown>,
 ): Record<string, unknown> | undefined {
   const mine = layers
     .filter((l) => applies(l, agent))
     .sort((a, b) => ORDER[a.scope] - ORDER[b.scope] || a.createdAtMs - b.createdAtMs);
-  if (mine.length === 0 && !rolloutLayer) return undefined;
+  if (mine.length === 0) return undefined;
   let out: Record<string, unknown> = {};
   for (const l of mine) out = deepMerge(out, l.config);
-  return rolloutLayer ? deepMerge(out, rolloutLayer) : out;
+  return out;
+}
+
+/**
+ * The layers a config rollout stands for: the narrowest scope its selector names exactly (no
+ * selector: fleet; sites only: one site layer each; labels only: a label group), otherwise (sites and
+ * labels together, or excluded agents) one agent layer per agent in `agentIds`. The same layers are
+ * merged while the rollout runs and stored once it succeeds, so an agent's config does not change
+ * when the rollout ends. `atMs` orders them after every older layer of their scope.
+ */
+export function rolloutLayers(
+  target: Selector,
+  config: Record<string, unknown>,
+  agentIds: readonly string[],
+  atMs: number,
+): ConfigLayer[] {
+  const layer = (scope: ConfigScope, selector: Record<string, string>): ConfigLayer => ({
+    scope,
+    selector,
+    config,
+    createdAtMs: atMs,
+  });
+  const labels = Object.keys(target.labels).length > 0;
+  const sites = target.siteIds.length > 0;
+  if (target.excludeAgentIds.length === 0 && !(labels && sites)) {
+    if (sites) return target.siteIds.map((site) => layer('site', { site }));
+    return [labels ? layer('label_group', { ...target.labels }) : layer('fleet', {})];
+  }
+  return agentIds.map((agent) => layer('agent', { agent }));
 }

@@ -1,8 +1,8 @@
 /** Building and writing agents' desired states for a rollout (update, shadow, revert). */
 
-import { mergedConfig } from './config-layers.js';
+import { mergedConfig, rolloutLayers } from './config-layers.js';
 import type { RolloutDeps } from './deps.js';
-import type { Rollout, TargetAgent } from './domain.js';
+import { type Rollout, rolloutSubject, type TargetAgent } from './domain.js';
 import type { DesiredModelRef, DesiredSpec, SiteWindows } from './ports.js';
 
 /** Agents per Postgres transaction + KV batch when writing desired states. */
@@ -22,7 +22,11 @@ export interface BuildContext {
   nowMs: number;
 }
 
-/** The next desired state of one agent for an intent; the current one supplies what the intent keeps. */
+/**
+ * The next desired state of one agent for an intent; the current one supplies what the intent keeps.
+ * Only an update carries the rollout's config layer: a shadow stage must not act on the candidate,
+ * and a revert goes back to the stored layers. A config-only rollout never changes the model.
+ */
 export function buildDesired(
   ctx: BuildContext,
   intent: DesiredIntent,
@@ -34,11 +38,15 @@ export function buildDesired(
   const agent = ctx.agents.get(agentId) ?? { id: agentId, siteId, labels: {} };
   const site = ctx.sites.get(siteId);
   const revert = intent.kind === 'revert';
-  const model = intent.kind === 'shadow' ? current?.model : intent.ref;
+  const keepModel = !r.spec.version || intent.kind === 'shadow';
+  const layers =
+    intent.kind === 'update' && r.spec.config
+      ? [...ctx.layers, ...rolloutLayers(r.spec.target, r.spec.config, [agentId], ctx.nowMs)]
+      : ctx.layers;
   return {
     agentId,
     siteId,
-    model: r.spec.version || revert ? model : current?.model,
+    model: keepModel ? current?.model : intent.ref,
     shadow: intent.kind === 'shadow' ? intent.ref : undefined,
     switchPolicy: {
       condition: revert ? '' : r.spec.switchCondition,
@@ -47,11 +55,9 @@ export function buildDesired(
       windows: site?.windows ?? [],
       timeZone: site?.timeZone ?? '',
     },
-    config: mergedConfig(ctx.layers, agent, revert ? undefined : r.spec.config),
+    config: mergedConfig(layers, agent),
     rolloutId: r.id,
-    reason: revert
-      ? `rollback of ${r.spec.model}@${r.spec.version} (rollout ${r.id})`
-      : r.spec.reason || `rollout ${r.id}`,
+    reason: revert ? `rollback of ${rolloutSubject(r.spec)} (rollout ${r.id})` : r.spec.reason || `rollout ${r.id}`,
     issuedAtMs: ctx.nowMs,
   };
 }

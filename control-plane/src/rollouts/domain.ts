@@ -185,6 +185,11 @@ export function selectorsOverlap(a: Selector, b: Selector): boolean {
   return true;
 }
 
+/** `model@version`, or `config of model` for a config-only rollout: for reasons and logs. */
+export function rolloutSubject(spec: Pick<RolloutSpec, 'model' | 'version'>): string {
+  return spec.version ? `${spec.model}@${spec.version}` : `config of ${spec.model}`;
+}
+
 export function stageTimeoutMs(stage: Stage): number {
   return (stage.timeoutS || DEFAULT_STAGE_TIMEOUT_S) * 1000;
 }

@@ -22,6 +22,10 @@ export interface RolloutChange {
   expectStatus?: readonly RolloutStatus[];
   /** Only apply while the rollout is at this stage. */
   expectStage?: number;
+  /** Config layers to store as this rollout's (a config rollout that succeeded). */
+  addLayers?: ConfigLayer[];
+  /** Delete the config layers this rollout stored (rolled back after it succeeded). */
+  dropLayers?: boolean;
 }
 
 /**
@@ -39,7 +43,7 @@ export interface RolloutStore {
   /** Applies a change; false when `expectStatus`/`expectStage` no longer hold. */
   change(id: string, change: RolloutChange): Promise<boolean>;
   members(id: string): Promise<Member[]>;
-  /** Inserts members that are not there yet (joiners). */
+  /** Inserts joiners; a member that had left (`excluded`) and matches again re-joins with the given stage and state. */
   addMembers(id: string, members: Member[]): Promise<void>;
   /** Sets member states; with `onlyFrom`, only members currently in one of those states change. */
   setMemberStates(

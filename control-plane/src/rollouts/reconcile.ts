@@ -1,4 +1,5 @@
 /** One controller tick of one rollout, from stored state only (so a new leader continues seamlessly). */
+import { rolloutLayers } from './config-layers.js';
 import type { RolloutDeps } from './deps.js';
 import { type BuildContext, type DesiredIntent, writeDesired } from './desired.js';
 import {
@@ -9,6 +10,7 @@ import {
   type Member,
   type MemberState,
   type Rollout,
+  rolloutSubject,
   type TargetAgent,
   UPDATING_STATES,
 } from './domain.js';
@@ -68,6 +70,10 @@ export async function reconcileRunning(deps: RolloutDeps, r: Rollout): Promise<v
   await apply(deps, r, decideStage(r, now, verdict), members, now);
 }
 
+/**
+ * Agents that enrolled or started matching the selector join at the stage reached (so do members
+ * that had left and match again); members that left the target become `excluded`.
+ */
 async function syncMembers(
   deps: RolloutDeps,
   r: Rollout,
@@ -75,10 +81,10 @@ async function syncMembers(
   targetById: ReadonlyMap<string, TargetAgent>,
   now: number,
 ): Promise<Member[]> {
-  const members = await deps.store.members(r.id);
-  const known = new Set(members.map((m) => m.agentId));
+  const stored = await deps.store.members(r.id);
+  const inside = new Set(stored.filter((m) => m.state !== 'excluded').map((m) => m.agentId));
   const joiners: Member[] = target
-    .filter((a) => !known.has(a.id))
+    .filter((a) => !inside.has(a.id))
     .map((a) => ({
       agentId: a.id,
       siteId: a.siteId,
@@ -88,6 +94,8 @@ async function syncMembers(
       reason: 'joined',
       updatedAtMs: now,
     }));
+  const joined = new Set(joiners.map((j) => j.agentId));
+  const members = stored.filter((m) => !joined.has(m.agentId));
   if (joiners.length > 0) {
     await deps.store.addMembers(r.id, joiners);
     const ids = joiners
@@ -178,7 +186,7 @@ async function apply(deps: RolloutDeps, r: Rollout, action: TickAction, members:
       return;
     }
     case 'succeed':
-      return succeed(deps, r, action.gates, now);
+      return succeed(deps, r, action.gates, members, now);
     case 'fail':
       return fail(deps, r, action.gates, action.reason, now);
     case 'timeout': {
@@ -205,14 +213,24 @@ async function leaveShadow(deps: RolloutDeps, r: Rollout, members: Member[], to:
   );
 }
 
-async function succeed(deps: RolloutDeps, r: Rollout, gates: GateResult[], now: number): Promise<void> {
-  const d = decision(r, 'succeeded', now, { gates, reason: `${r.spec.model}@${r.spec.version} reached every stage` });
+/** A config rollout's layers are stored in the same transaction: later desired states keep them. */
+async function succeed(
+  deps: RolloutDeps,
+  r: Rollout,
+  gates: GateResult[],
+  members: readonly Member[],
+  now: number,
+): Promise<void> {
+  const d = decision(r, 'succeeded', now, { gates, reason: `${rolloutSubject(r.spec)} reached every stage` });
+  const reached = members.filter((m) => m.state !== 'excluded').map((m) => m.agentId);
+  const addLayers = r.spec.config ? rolloutLayers(r.spec.target, r.spec.config, reached, now) : undefined;
   if (
     !(await deps.store.change(r.id, {
       patch: { status: 'succeeded', statusReason: d.reason },
       decision: d,
       expectStatus: ['running'],
       expectStage: r.currentStage,
+      addLayers,
     }))
   )
     return;
@@ -256,11 +274,12 @@ export async function reconcileRevert(deps: RolloutDeps, r: Rollout): Promise<nu
     members.map((m) => ({
       agentId: m.agentId,
       state: 'reverting',
-      reason: `back to ${r.previousVersion || 'no model'}`,
+      reason: r.spec.version ? `back to ${r.previousVersion || 'no model'}` : 'back to the stored config layers',
     })),
   );
   const ref = await rollbackRef(deps, r);
-  const ctx = await buildContext(deps, r, [], now);
+  // The agents' labels pick their label-group config layers.
+  const ctx = await buildContext(deps, r, await deps.store.targetAgents(r.spec.target, now), now);
   await writeDesired(deps, ctx, { kind: 'revert', ref }, members);
   deps.log.info({ rolloutId: r.id, agents: members.length, to: r.previousVersion }, 'rollout.reverting');
   return members.length;

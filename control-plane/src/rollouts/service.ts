@@ -13,12 +13,14 @@ import {
   type Rollout,
   type RolloutSpec,
   type RolloutStatus,
+  rolloutSubject,
   selectorsOverlap,
   type TargetAgent,
   validateSpec,
 } from './domain.js';
 import { gatherEvidence } from './evidence.js';
 import { evaluateStage } from './gates.js';
+import type { RolloutChange } from './ports.js';
 import { decision, reconcileRevert, record } from './reconcile.js';
 
 export interface PlannedStage {
@@ -131,7 +133,7 @@ export class RolloutService {
     }));
     const d = decision(r, 'started', now, {
       actor: caller.actor,
-      reason: spec.reason || `${spec.model}@${spec.version} to ${plan.targetSize} agents`,
+      reason: spec.reason || `${rolloutSubject(spec)} to ${plan.targetSize} agents`,
     });
     await this.deps.store.create(r, members, d, {
       ...caller,
@@ -227,12 +229,20 @@ export class RolloutService {
     });
   }
 
-  /** Sends every agent told about the version back to the previous one. */
+  /**
+   * Sends every agent told about the version back to the previous one. The config layers a config
+   * rollout stored when it succeeded go in the same transaction, so the revert leaves them out.
+   */
   async rollback(id: string, reason: string, caller: Caller): Promise<Rollout> {
-    const r = await this.transition(id, caller, reason, 'rolled_back', [...ACTIVE_STATUSES, 'succeeded'], {
-      status: 'rolled_back',
-      statusReason: reason || 'rolled back by operator',
-    });
+    const r = await this.transition(
+      id,
+      caller,
+      reason,
+      'rolled_back',
+      [...ACTIVE_STATUSES, 'succeeded'],
+      { status: 'rolled_back', statusReason: reason || 'rolled back by operator' },
+      { dropLayers: true },
+    );
     await reconcileRevert(this.deps, r);
     return r;
   }
@@ -267,7 +277,8 @@ export class RolloutService {
     reason: string,
     kind: DecisionKind,
     from: readonly RolloutStatus[],
-    patch: Parameters<RolloutDeps['store']['change']>[1]['patch'],
+    patch: RolloutChange['patch'],
+    extra: Pick<RolloutChange, 'dropLayers'> = {},
   ): Promise<Rollout> {
     const r = await this.get(id);
     requireStatus(r, from);
@@ -282,6 +293,7 @@ export class RolloutService {
       atMs: now,
     };
     const ok = await this.deps.store.change(id, {
+      ...extra,
       patch,
       decision: d,
       audit,

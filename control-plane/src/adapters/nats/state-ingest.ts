@@ -56,6 +56,7 @@ export function parseStateReport(subject: string, data: Uint8Array): Parsed {
       reason: (r.state?.reason ?? '').slice(0, 2000),
       rolloutId: r.rolloutId,
       desiredGeneration: r.desiredGeneration,
+      configGeneration: r.configGeneration,
     },
   };
 }

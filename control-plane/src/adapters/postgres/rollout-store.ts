@@ -75,6 +75,7 @@ async function insertAudit(tx: Tx, e: AuditEntry): Promise<void> {
       ${JSON.stringify(e.detail ?? {})}::jsonb, ${e.source ?? ''}, ${e.reason ?? ''})`;
 }
 
+/** New members; one that had left (`excluded`) re-joins with the new stage and state. */
 async function insertMembers(tx: Tx, rolloutId: string, members: Member[]): Promise<void> {
   for (let i = 0; i < members.length; i += 5000) {
     const rows = members
@@ -82,8 +83,17 @@ async function insertMembers(tx: Tx, rolloutId: string, members: Member[]): Prom
       .map((m) => ({ a: m.agentId, s: m.stage, r: m.role, st: m.state, re: m.reason }));
     await tx`insert into rollout_members (rollout_id, agent_id, stage, role, state, reason)
       select ${rolloutId}, a, s, r, st, re from jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) as x(a text, s int, r text, st text, re text)
-      on conflict do nothing`;
+      on conflict (rollout_id, agent_id) do update set stage = excluded.stage, state = excluded.state,
+        reason = excluded.reason, updated_at = now()
+      where rollout_members.state = 'excluded'`;
   }
+}
+
+async function insertLayers(tx: Tx, rolloutId: string, layers: ConfigLayer[]): Promise<void> {
+  const rows = layers.map((l) => ({ s: l.scope, se: l.selector, c: l.config }));
+  await tx`insert into config_layers (scope, selector, config, created_by, rollout_id)
+    select s, se, c, ${`rollout/${rolloutId}`}, ${rolloutId}
+    from jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) as x(s text, se jsonb, c jsonb)`;
 }
 
 /** Rollouts, members, decisions, the target query and gate evidence in Postgres. */
@@ -145,6 +155,8 @@ export class PostgresRolloutStore implements RolloutStore {
       if (rows.length === 0) return false;
       if (c.decision) await insertDecision(tx, c.decision);
       if (c.audit) await insertAudit(tx, c.audit);
+      if (c.dropLayers) await tx`delete from config_layers where rollout_id = ${id}`;
+      if (c.addLayers?.length) await insertLayers(tx, id, c.addLayers);
       return true;
     }) as Promise<boolean>;
   }
