@@ -19,14 +19,15 @@ import {
   RecordClass,
   sampleRecord,
 } from './adapters/proto/records.js';
-import { AlertManager, type AlertPolicy } from './alerts/alert-manager.js';
+import { AlertManager } from './alerts/alert-manager.js';
 import { DurableBuffer } from './buffer/durable-buffer.js';
 import type { RecordClassName } from './buffer/record-class.js';
 import type { AppendEntry, ClassCounts } from './buffer/types.js';
-import type { CapturePolicySource } from './capture/policy.js';
 import { CaptureStage } from './capture/stage.js';
 import type { AgentConfig } from './config.js';
-import type { ChannelSpec, Source } from './domain/channel.js';
+import type { HotConfig } from './config-overlay/overlay.js';
+import type { ChannelSpec, SampleBlock, Source } from './domain/channel.js';
+import { MillwrightError } from './domain/errors.js';
 import type { AlertEvent, PredictionEvent } from './domain/prediction.js';
 import { createSources, startSources, stopSources, systemClock } from './ingest/index.js';
 import { EdgePipeline, type ModelProvider } from './pipeline/edge-pipeline.js';
@@ -49,8 +50,6 @@ export interface DataPlaneDeps {
   /** Built once the buffer id is known (the NATS side lives in main). */
   makeUplink: (bufferId: string) => { publisher: BatchPublisher; watermarks: WatermarkFeed };
   bootId: string;
-  /** The desired state's capture policy (absent: the config's `capture.*` only). */
-  capturePolicies?: CapturePolicySource;
 }
 
 /**
@@ -68,10 +67,13 @@ export class DataPlane {
   private flushTimer: NodeJS.Timeout | undefined;
   private reportTimer: NodeJS.Timeout | undefined;
   private lastReportMs = Date.now();
+  /** Blocks a stage threw on since the last report. */
+  private blockFailures = 0;
   private api: { port: number; stop(): Promise<void> } | undefined;
   private readonly sinks: { send(e: AlertEvent): void; close?(): Promise<void>; flush?(): Promise<void> }[] = [];
   private readonly alerts: AlertManager;
   private readonly m;
+  private stopping = false;
 
   private constructor(
     private readonly deps: DataPlaneDeps,
@@ -188,12 +190,11 @@ export class DataPlane {
     this.flushTimer = setInterval(() => this.flush(), 50);
     this.reportTimer = setInterval(() => this.report(), config.reports.intervalS * 1000);
     await this.sync.start();
-    await this.deps.capturePolicies?.start((p) => this.capture.setDesired(p));
     const capture = this.capture.accept;
     const pipeline = this.pipeline.accept;
     await startSources(this.sources, (b) => {
-      capture(b);
-      pipeline(b);
+      this.guarded(capture, b);
+      this.guarded(pipeline, b);
     });
     this.api = await startAgentApi({
       host: config.http.host,
@@ -212,10 +213,10 @@ export class DataPlane {
 
   /** Stops intake first, then writes what was accepted, then stops sync. */
   async stop(): Promise<void> {
+    this.stopping = true;
     await stopSources(this.sources);
     clearInterval(this.flushTimer);
     clearInterval(this.reportTimer);
-    await this.deps.capturePolicies?.stop();
     this.report(true);
     await this.flush();
     // Appending the last reports to a full buffer can evict again: report that too (bounded, as
@@ -228,9 +229,31 @@ export class DataPlane {
     await this.buffer.close();
   }
 
-  /** Hot reload of the alert policy (desired-state config overlay). */
-  setAlertPolicy(policy: AlertPolicy): void {
-    this.alerts.setPolicy(policy);
+  /**
+   * Hot config from the desired state (alert policy, cleaning parameters, capture policy): checked
+   * against this agent's channels now, throwing an Error that names what does not fit; the returned
+   * function applies it. It runs outside any source callback, so it lands between two blocks.
+   */
+  prepareConfig(next: HotConfig): () => void {
+    const { cleaning } = next;
+    let swapCleaning: () => void;
+    try {
+      swapCleaning = this.pipeline.prepareCleaning(
+        (c) => cleaning.channels[c.name] ?? cleaning.defaults,
+        cleaning.drift,
+      );
+    } catch (err) {
+      throw new Error(describeCleaningError(err), { cause: err });
+    }
+    const swapCapture = this.capture.prepare(next.capture, next.capturePolicy);
+    const policy = { holdOffMs: next.alerts.holdOffS * 1000, resolveAfterNormal: next.alerts.resolveAfterNormal };
+    return () => {
+      // Points released by a swap after the final flush would be lost; the persisted config applies at the next start.
+      if (this.stopping) return;
+      swapCleaning();
+      swapCapture();
+      this.alerts.setPolicy(policy);
+    };
   }
 
   get httpPort(): number | undefined {
@@ -256,6 +279,20 @@ export class DataPlane {
       },
       sync: this.sync.stats,
     };
+  }
+
+  /**
+   * Runs one stage on a block. A stage that throws is a bug; sources would swallow the throw (one bad
+   * consumer must not kill a source), so it is counted and logged here instead: the first failure
+   * at once with its error, then a count per report interval.
+   */
+  private guarded(stage: (b: SampleBlock) => void, b: SampleBlock): void {
+    try {
+      stage(b);
+    } catch (err) {
+      this.m.blockFailures.inc();
+      if (this.blockFailures++ === 0) this.deps.log.error({ err, channel: b.channel }, 'pipeline.block_failed');
+    }
   }
 
   private onPrediction(p: PredictionEvent, f: { names: readonly string[]; values: Float64Array }): void {
@@ -324,6 +361,10 @@ export class DataPlane {
 
   private report(final = false): void {
     const now = Date.now();
+    if (this.blockFailures > 0) {
+      this.deps.log.error({ blocks: this.blockFailures }, 'pipeline.blocks_failed');
+      this.blockFailures = 0;
+    }
     this.capture.report(now, final);
     const start = this.lastReportMs;
     this.lastReportMs = now;
@@ -351,6 +392,14 @@ export class DataPlane {
     }
     return any;
   }
+}
+
+/** The cleaning classes name the channel (and drift sibling) in their error details. */
+function describeCleaningError(err: unknown): string {
+  const d = err instanceof MillwrightError ? err.details : {};
+  const channel = typeof d.channel === 'string' ? ` of channel ${d.channel}` : '';
+  const sibling = typeof d.sibling === 'string' ? ` (sibling ${d.sibling})` : '';
+  return `cleaning${channel}: ${(err as Error).message}${sibling}`;
 }
 
 async function loadOrCreateBufferId(dir: string): Promise<string> {
@@ -384,6 +433,11 @@ function makeMetrics(registers: Registry) {
       name: 'mw_agent_alerts_total',
       help: 'Alert episode transitions',
       labelNames: ['state'],
+      registers: r,
+    }),
+    blockFailures: new Counter({
+      name: 'mw_agent_pipeline_block_failures_total',
+      help: 'Sample blocks a pipeline stage threw on (a bug: the block is lost to that stage)',
       registers: r,
     }),
     modelErrors: new Counter({

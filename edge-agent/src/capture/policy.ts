@@ -75,10 +75,3 @@ export function effectivePolicy(config: CapturePolicy, desired: CapturePolicy | 
     maxBytesPerHour: desired.maxBytesPerHour || config.maxBytesPerHour,
   };
 }
-
-/** Where the desired state's capture policy comes from (a KV watch in production). */
-export interface CapturePolicySource {
-  /** Calls `onPolicy` with each new policy; `undefined` when the desired state carries none. */
-  start(onPolicy: (p: CapturePolicy | undefined) => void): Promise<void>;
-  stop(): Promise<void>;
-}

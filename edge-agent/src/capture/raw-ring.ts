@@ -41,6 +41,23 @@ export class RawRing {
     }
   }
 
+  /** A ring of `seconds` per channel that starts with the most recent samples this one kept. */
+  resized(seconds: number): RawRing {
+    const next = new RawRing(
+      [...this.rings.values()].map((r) => r.spec),
+      seconds,
+    );
+    for (const [name, r] of this.rings) {
+      const n = next.rings.get(name)!;
+      const kept = Math.min(r.written, r.data.length, n.data.length);
+      for (let i = 0; i < kept; i++) n.data[i] = r.data[(r.written - kept + i) % r.data.length]!;
+      n.written = kept;
+      n.endMs = r.endMs;
+      n.rateHz = r.rateHz;
+    }
+    return next;
+  }
+
   /** The source sink side: copies the block's samples in. */
   push(block: SampleBlock): void {
     const r = this.rings.get(block.channel);

@@ -26,16 +26,16 @@ export interface CaptureStageDeps {
  * per-hour feature histograms for drift. The desired state's policy replaces the config's when present.
  */
 export class CaptureStage {
-  private readonly ring: RawRing | undefined;
+  private ring: RawRing | undefined;
   private readonly capturer: Capturer;
   private readonly histograms = new HistogramAccumulator();
-  private readonly configPolicy: CapturePolicy;
+  private config: Readonly<CaptureConfig>;
   private policy: CapturePolicy;
   private readonly m;
 
   constructor(private readonly deps: CaptureStageDeps) {
-    this.configPolicy = policyFromConfig(deps.config);
-    this.policy = this.configPolicy;
+    this.config = deps.config;
+    this.policy = policyFromConfig(deps.config);
     this.ring = deps.config.maxRawSeconds > 0 ? new RawRing(deps.channels, deps.config.maxRawSeconds) : undefined;
     this.capturer = new Capturer({
       policy: () => this.policy,
@@ -52,10 +52,24 @@ export class CaptureStage {
     if (this.ring && this.policy.enabled && this.policy.includeRaw) this.ring.push(block);
   };
 
-  /** A capture policy from the desired state (undefined: back to the agent config's). */
-  setDesired(p: CapturePolicy | undefined): void {
-    this.policy = effectivePolicy(this.configPolicy, p);
-    this.deps.log.info({ policy: this.policy, fromDesired: p !== undefined }, 'capture.policy');
+  /**
+   * Hot config from the desired state: the agent config's `capture.*` after the overlay, and the
+   * desired state's CapturePolicy, which wins when present (undefined: the config's policy). Returns
+   * the swap, to run between two source blocks; the raw ring keeps its newest samples when resized.
+   */
+  prepare(config: Readonly<CaptureConfig>, desired: CapturePolicy | undefined): () => void {
+    const policy = effectivePolicy(policyFromConfig(config), desired);
+    return () => {
+      if (config.maxRawSeconds !== this.config.maxRawSeconds) {
+        this.ring =
+          config.maxRawSeconds <= 0
+            ? undefined
+            : (this.ring?.resized(config.maxRawSeconds) ?? new RawRing(this.deps.channels, config.maxRawSeconds));
+      }
+      this.config = config;
+      this.policy = policy;
+      this.deps.log.info({ policy, fromDesired: desired !== undefined }, 'capture.policy');
+    };
   }
 
   currentPolicy(): CapturePolicy {
@@ -64,7 +78,7 @@ export class CaptureStage {
 
   /** A scored window; `values` are the model inputs in manifest order, valid only during the call. */
   onPrediction(p: PredictionEvent, manifest: ModelManifest, values: ArrayLike<number>): void {
-    if (this.deps.config.histograms) this.histograms.observe(manifest, values, p.windowEndMs);
+    if (this.config.histograms) this.histograms.observe(manifest, values, p.windowEndMs);
     const o = manifest.output;
     const uncertain = o.uncertainHigh > o.uncertainLow && p.score >= o.uncertainLow && p.score < o.uncertainHigh;
     this.capturer.observe(
@@ -82,8 +96,7 @@ export class CaptureStage {
 
   /** Periodic report: histogram batches due (all with `force`) and the capture counters. */
   report(nowMs: number, force = false): void {
-    for (const h of this.histograms.take(nowMs, this.deps.config.histogramFlushS * 1000, force))
-      this.deps.emitHistograms(h);
+    for (const h of this.histograms.take(nowMs, this.config.histogramFlushS * 1000, force)) this.deps.emitHistograms(h);
     const s = this.capturer.takeStats();
     for (const [reason, n] of Object.entries(s.captured)) if (n > 0) this.m.captured.inc({ reason }, n);
     this.m.bytes.inc(s.bytes);

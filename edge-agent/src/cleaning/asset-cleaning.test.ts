@@ -82,4 +82,77 @@ describe('AssetCleaning', () => {
     const block = { channel: 'q.other', t0Ms: 0, sampleRateHz: 1, values: new Float64Array(1), length: 1 };
     expect(() => a.process(block, () => {})).toThrow(MillwrightError);
   });
+
+  describe('hot reconfiguration', () => {
+    const spec: ChannelSpec = { name: 'p.i', unit: 'A', sampleRateHz: RATE, kind: 'process', asset: 'p' };
+    const cfg = (c: unknown) => ChannelCleaningConfigSchema.parse(c) as ChannelCleaningConfig;
+    const drift = AssetDriftConfigSchema.parse({});
+
+    /** Noise with a 100 A spike every 25th sample; collects every point emitted with its time. */
+    function stream() {
+      const g = gaussian(5);
+      const out: { t: number; spike: boolean }[] = [];
+      const sink = (b: CleanedBlock) => {
+        for (let k = 0; k < b.length; k++)
+          out.push({ t: b.t0Ms + (k * 1000) / b.sampleRateHz, spike: (b.flags[k]! & Quality.SPIKE) !== 0 });
+      };
+      const values = new Float64Array(RATE);
+      const feed = (a: AssetCleaning, fromS: number, toS: number) => {
+        for (let s = fromS; s < toS; s++) {
+          for (let k = 0; k < RATE; k++) values[k] = 10 + 0.1 * g() + ((s * RATE + k) % 25 === 12 ? 100 : 0);
+          a.process({ channel: 'p.i', t0Ms: s * 1000, sampleRateHz: RATE, values, length: RATE }, sink);
+        }
+      };
+      return { out, sink, feed };
+    }
+
+    it('applies a new spike limit between two blocks without losing or doubling a point', () => {
+      const a = new AssetCleaning({ channels: [spec], configs: { 'p.i': cfg({}) }, drift });
+      const { out, sink, feed } = stream();
+      feed(a, 0, 20);
+      const swap = a.prepare({ 'p.i': cfg({ hampel: { halfWidth: 4, k: 1e9 } }) }, drift);
+      feed(a, 20, 25); // checked, not yet applied: the old limit still flags
+      swap(sink);
+      feed(a, 25, 50);
+      a.cleaners[0]!.flush(sink);
+      expect(out.map((p) => p.t)).toEqual(Array.from({ length: 500 }, (_, i) => i * 100));
+      const spikesAt = out.filter((p) => p.spike).map((p) => p.t);
+      expect(spikesAt.length).toBe(10);
+      expect(Math.max(...spikesAt)).toBeLessThan(25_000);
+      const q = a.snapshot()[0]!;
+      expect(q.points).toBe(500);
+      expect(q.spikes).toBe(10);
+    });
+
+    it('keeps a cleaner whose config did not change', () => {
+      const a = new AssetCleaning({ channels: [spec], configs: { 'p.i': cfg({}) }, drift });
+      const before = a.cleaners[0];
+      a.prepare({ 'p.i': cfg({}) }, drift)(() => {});
+      expect(a.cleaners[0]).toBe(before);
+    });
+
+    it('refuses drift parameters naming an unknown sibling and changes nothing', () => {
+      const a = makeAsset();
+      const before = [...a.cleaners];
+      const monitor = a.drift;
+      const bad = Object.fromEntries(NAMES.map((n) => [n, cfg({ drift: { siblings: ['p.nope'] } })]));
+      expect(() => a.prepare(bad, drift)).toThrow(MillwrightError);
+      expect(a.cleaners).toEqual(before);
+      expect(a.drift).toBe(monitor);
+    });
+
+    it('restarts drift learning when drift parameters change', () => {
+      const a = makeAsset();
+      const load = (s: number) => 60 + 20 * Math.sin((2 * Math.PI * s) / 17);
+      simulate(a, 70, load, () => 0);
+      expect(a.drift.state(0).status).not.toBe('learning');
+      const configs = Object.fromEntries(
+        NAMES.map((n) => [n, cfg({ drift: { siblings: NAMES.filter((x) => x !== n), tolerance: 0.15 } })]),
+      );
+      const cleaners = [...a.cleaners];
+      a.prepare(configs, AssetDriftConfigSchema.parse({ intervalMs: 1000, learnIntervals: 30 }))(() => {});
+      expect(a.drift.state(0).status).toBe('learning');
+      expect(a.cleaners).toEqual(cleaners);
+    });
+  });
 });

@@ -189,6 +189,37 @@ export class ChannelCleaner {
     this.emit(o, this.view.sampleRateHz, sink);
   }
 
+  /**
+   * Hot reconfiguration: releases the points this cleaner still holds back (decided under its own
+   * parameters, as before a gap) and hands `next` the stream position, stuck run, drift verdict,
+   * level sums and counts, so every point leaves exactly once and `snapshot()` loses nothing.
+   * This cleaner must not be used afterwards.
+   */
+  handOver(next: ChannelCleaner, sink: CleanedSink): void {
+    if (next.channel !== this.channel) {
+      throw new MillwrightError('INVALID', 'cleaner handed over to another channel', {
+        from: this.channel,
+        to: next.channel,
+      });
+    }
+    this.flush(sink);
+    next.expectedT = this.expectedT;
+    next.afterGap = this.afterGap;
+    next.runRef = this.runRef;
+    next.runLen = this.runLen;
+    next.drifting = this.drifting;
+    next.driftScore = this.driftScore;
+    next.levelSum = this.levelSum;
+    next.levelN = this.levelN;
+    next.points = this.points;
+    next.nanOrInf = this.nanOrInf;
+    next.outOfRange = this.outOfRange;
+    next.spikes = this.spikes;
+    next.stuck = this.stuck;
+    next.gaps = this.gaps;
+    next.view.sampleRateHz = this.view.sampleRateHz;
+  }
+
   /** Counts since the last snapshot, with the current drift verdict; resets the counts. */
   snapshot(): ChannelQuality {
     const q: ChannelQuality = {

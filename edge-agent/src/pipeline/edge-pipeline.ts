@@ -112,6 +112,22 @@ export class EdgePipeline {
       for (const c of stage.cleaning.cleaners) c.flush(this.sinkFor.get(stage)!);
   }
 
+  /**
+   * Checks new cleaning parameters on every asset and returns the swap. Run it between two source
+   * blocks (any time outside `accept`): changed channels release the points their spike filter holds
+   * back under the old parameters, then go on under the new ones, so no point is lost or doubled.
+   * @throws MillwrightError INVALID (nothing changed) when the parameters do not fit the channels.
+   */
+  prepareCleaning(cleaning: (channel: ChannelSpec) => ChannelCleaningConfig, drift: AssetDriftConfig): () => void {
+    const swaps = [...this.stages.values()].map((stage) => {
+      const swap = stage.cleaning.prepare(Object.fromEntries(stage.channels.map((c) => [c.name, cleaning(c)])), drift);
+      return () => swap(this.sinkFor.get(stage)!);
+    });
+    return () => {
+      for (const swap of swaps) swap();
+    };
+  }
+
   /** Features every asset produces (for manifests and the local API). */
   catalog(): Record<string, FeatureSpec[]> {
     return Object.fromEntries([...this.stages].map(([asset, s]) => [asset, s.features.catalog]));

@@ -23,6 +23,17 @@ import { NatsServer, waitFor } from '../harness/index.js';
 const SITE = 'plant-c';
 const AGENT = 'agent-c1';
 const log = pino({ level: 'silent' });
+const CAPTURE = {
+  enabled: true,
+  uncertain: false,
+  alerts: true,
+  randomRate: 0.1,
+  aroundLabelS: 30,
+  includeRaw: false,
+  includeFeatures: true,
+  maxSamplesPerHour: 20,
+  maxBytesPerHour: 0,
+};
 
 /** No model is ever desired here, so nothing is downloaded. */
 const noFetch = {
@@ -38,8 +49,19 @@ describe('desired-state config overlay at the edge against real NATS', () => {
   let agent: { manager: UpdateManager; overlay: ConfigOverlayApplier; reporter: JetStreamStateReporter } | undefined;
   const reports: AgentStateReport[] = [];
 
-  async function putDesired(generation: number, config: Record<string, unknown> | undefined): Promise<void> {
-    const desired = DesiredState.fromPartial({ agentId: AGENT, siteId: SITE, generation, config, rolloutId: 'cfg' });
+  async function putDesired(
+    generation: number,
+    config: Record<string, unknown> | undefined,
+    capture?: DesiredState['capture'],
+  ): Promise<void> {
+    const desired = DesiredState.fromPartial({
+      agentId: AGENT,
+      siteId: SITE,
+      generation,
+      config,
+      capture,
+      rolloutId: 'cfg',
+    });
     await kv.put(subjects.agentKey(SITE, AGENT), DesiredState.encode(desired).finish());
   }
 
@@ -126,12 +148,18 @@ describe('desired-state config overlay at the edge against real NATS', () => {
     await nats?.dispose();
   });
 
-  it('applies the config from KV and reports its generation as config_generation', async () => {
+  it('applies the config and capture policy from KV and reports its generation as config_generation', async () => {
     const { overlay } = await startAgent();
-    await putDesired(1, { alerts: { holdOffS: 45, resolveAfterNormal: 3 } });
+    await putDesired(
+      1,
+      { alerts: { holdOffS: 45, resolveAfterNormal: 3 }, cleaning: { defaults: { hampel: { k: 9 } } } },
+      CAPTURE,
+    );
     const r = await reported(ModelStatePhase.MODEL_STATE_PHASE_IDLE, 1);
     expect(r.configGeneration).toBe(1);
     expect(overlay.current().alerts).toEqual({ holdOffS: 45, resolveAfterNormal: 3 });
+    expect(overlay.current().cleaning.defaults.hampel?.k).toBe(9);
+    expect(overlay.current().capturePolicy).toEqual(CAPTURE);
   });
 
   it('refuses an invalid config with a FAILED report and keeps the previous one', async () => {
@@ -142,11 +170,20 @@ describe('desired-state config overlay at the edge against real NATS', () => {
     expect(agent!.overlay.current().alerts.holdOffS).toBe(45);
   });
 
+  it('refuses a key that cannot be hot-applied, naming it, and keeps the previous capture policy', async () => {
+    await putDesired(3, { buffer: { dir: '/elsewhere' } }, { ...CAPTURE, enabled: false });
+    const r = await reported(ModelStatePhase.MODEL_STATE_PHASE_FAILED, 3);
+    expect(r.state?.reason).toMatch(/^config refused: config key buffer is not hot-reloadable/);
+    expect(r.configGeneration).toBe(1);
+    expect(agent!.overlay.current().capturePolicy).toEqual(CAPTURE);
+  });
+
   it('keeps the applied config after a restart with NATS down', async () => {
     await stopAgent();
     await nats.stop();
     const { overlay } = await startAgent();
     expect(overlay.generation()).toBe(1);
     expect(overlay.current().alerts).toEqual({ holdOffS: 45, resolveAfterNormal: 3 });
+    expect(overlay.current().capturePolicy).toEqual(CAPTURE);
   });
 });
