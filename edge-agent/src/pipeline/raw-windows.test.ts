@@ -40,4 +40,18 @@ describe('RawWindowCollector', () => {
       [5, 6, 7],
     ]);
   });
+
+  it('hands a window out once even when its consumer throws', () => {
+    const starts: number[] = [];
+    const c = new RawWindowCollector(['a'], 2, 10, (_, start) => {
+      starts.push(start);
+      throw new Error('consumer failed');
+    });
+    expect(() => c.push(block('a', 0, [1, 2]))).toThrow('consumer failed');
+    // Later blocks of the same period must not hand the failed window out again.
+    c.push(block('a', 2, [3, 4]));
+    c.push(block('a', 4, [5, 6]));
+    expect(() => c.push(block('a', 10, [7, 8]))).toThrow('consumer failed');
+    expect(starts).toEqual([0, 10]);
+  });
 });

@@ -99,10 +99,19 @@ export class RawWindowCollector {
 
   private emit(): void {
     const start = this.startMs;
-    this.onWindow(this.windows, start);
+    // The window is handed out once, even when the consumer throws: left full, it would be
+    // handed out again on every later block.
     this.fill.fill(-1);
     this.startMs = Number.NaN;
     this.nextMs = start + this.everyMs;
+    try {
+      this.onWindow(this.windows, start);
+    } finally {
+      this.refeedCarry();
+    }
+  }
+
+  private refeedCarry(): void {
     for (let c = 0; c < this.carry.length; c++) {
       const len = this.carryLen[c]!;
       if (len === 0) continue;

@@ -56,9 +56,9 @@ export async function writeModelFiles(dir: string, version: string): Promise<{ a
   return { artifact, manifest };
 }
 
-type Ctl = (...args: string[]) => ReturnType<typeof mwctl>;
+export type Ctl = (...args: string[]) => ReturnType<typeof mwctl>;
 
-async function ok(res: Awaited<ReturnType<typeof mwctl>>, what: string): Promise<string> {
+export async function ok(res: Awaited<ReturnType<typeof mwctl>>, what: string): Promise<string> {
   if (res.code !== 0) throw new Error(`${what} failed (${res.code}): ${res.stderr.trim()}`);
   return res.stdout;
 }
@@ -83,10 +83,7 @@ export async function trustKey(ctl: Ctl): Promise<string> {
   return key.publicKey;
 }
 
-/**
- * Tells agents to run `version`, as the rollout controller would: the signed version and a presigned
- * URL in each agent's desired state (KV `mw_desired`). Used while no rollout service is wired.
- */
+/** Tells agents to run `version` of the demo's fleet model (see {@link deployVersion}). */
 export async function deployDirect(
   ctl: Ctl,
   natsUrl: string,
@@ -94,12 +91,26 @@ export async function deployDirect(
   agents: readonly { site: string; agent: string }[],
   generation = Date.now(),
 ): Promise<void> {
-  const v = JSON.parse(await ok(await ctl('models', 'get', MODEL, version, '--json'), 'models get')) as {
+  await deployVersion(ctl, natsUrl, { model: MODEL, version }, agents, generation);
+}
+
+/**
+ * Tells agents to run `model@version`, as the rollout controller would: the signed version and a
+ * presigned URL in each agent's desired state (KV `mw_desired`).
+ */
+export async function deployVersion(
+  ctl: Ctl,
+  natsUrl: string,
+  { model, version }: { model: string; version: string },
+  agents: readonly { site: string; agent: string }[],
+  generation = Date.now(),
+): Promise<void> {
+  const v = JSON.parse(await ok(await ctl('models', 'get', model, version, '--json'), 'models get')) as {
     sha256: string;
     sizeBytes: number;
     signature: { keyId: string; signature: string; payload: string };
   };
-  const url = (await ok(await ctl('models', 'url', MODEL, version), 'models url')).trim();
+  const url = (await ok(await ctl('models', 'url', model, version), 'models url')).trim();
   const nc = await connect({ servers: natsUrl });
   try {
     const kv = await new Kvm(jetstream(nc)).create(subjects.KV.desired, { history: 16, allow_direct: true });
@@ -109,7 +120,7 @@ export async function deployDirect(
         siteId: site,
         generation,
         model: {
-          model: MODEL,
+          model,
           version,
           artifactUrl: url,
           sha256: v.sha256,

@@ -5,7 +5,9 @@
  * are given, then the control plane with its dashboard, registers a baseline bearing-health model,
  * starts two simulated plants of agents (a developing bearing fault, electrical spikes, a drifting
  * sensor), deploys the baseline and, when the rollout service is there, a canary of a second
- * version. Ctrl-C stops everything. `--for SECONDS` stops by itself (used by the demo test).
+ * version. A test rig replays a real FEMTO-ST bearing run to failure through its agent with the
+ * rotating-machinery pack (rig.ts; `--bearings DIR` or MW_DEMO_BEARINGS_DIR locate the data).
+ * Ctrl-C stops everything. `--for SECONDS` stops by itself (used by the demo test).
  */
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -21,6 +23,7 @@ import {
   spawnControlPlane,
 } from '../harness/index.js';
 import { deployDirect, MODEL, pushModel, trustKey } from './fleet-model.js';
+import { bearingDataDir, pushRigModel, RIG, rigRun, startRig, watchRig } from './rig.js';
 
 type Scenario = 'bearing' | 'spikes' | 'drift' | 'healthy';
 
@@ -93,6 +96,8 @@ async function main(argv: string[]): Promise<void> {
   process.on('SIGTERM', () => void stopAll().then(() => process.exit(0)));
 
   try {
+    // Checked first: without the recording there is no rig to show.
+    const run = rigRun(bearingDataDir(argv, process.env));
     step('starting nats-server with JetStream, PostgreSQL and the S3-compatible store on free ports');
     const natsUrl = process.env.MW_DEMO_NATS_URL ?? (await startNats(cleanup));
     const dbUrl = process.env.MW_DEMO_DATABASE_URL ?? (await startPostgres(cleanup));
@@ -153,6 +158,20 @@ async function main(argv: string[]): Promise<void> {
 
     step(`deploying ${MODEL} 1.0.0 to ${agents.length} agents`);
     await deployDirect(ctl, natsUrl, '1.0.0', agents);
+
+    step(`registering ${RIG.model} ${RIG.version}: the rotating-machinery pack for the test rig (${run.name})`);
+    await pushRigModel(ctl, dir, run);
+    step(`starting agent ${RIG.agent} at ${RIG.site}/${RIG.line}: it replays FEMTO-ST ${run.name} at ${RIG.pace}x`);
+    const rig = await startRig({ ctl, natsUrl, trustKey: key, run, dataDir: join(dir, RIG.agent) });
+    cleanup.push(() => rig.stop());
+    const lifeMin = (run.failureMs - run.startMs) / 60_000;
+    const stopWatch = watchRig(cp.httpUrl, cp.adminToken, (minute, reasons) =>
+      step(
+        `${RIG.agent}: bearing alert at minute ${minute.toFixed(0)} of ${lifeMin.toFixed(0)} of its run: ${reasons.join('; ')}`,
+      ),
+    );
+    cleanup.push(async () => stopWatch());
+
     step(`registering ${MODEL} 1.1.0 (child of 1.0.0)`);
     await pushModel(ctl, dir, '1.1.0');
     const canary = await startCanary(ctl);
@@ -167,11 +186,16 @@ Millwright is running.
   admin token  ${cp.adminToken}
   agents       ${agents.length} at ${PLANTS.length} plants (${agents.map((a) => a.agent).join(', ')})
   canary       ${canary}
+  test rig     ${RIG.agent} replays FEMTO-ST ${run.name} (real vibration, ${lifeMin.toFixed(0)} min from healthy to
+               failure) at ${RIG.pace}x with ${RIG.model} ${RIG.version}: it commissions on the first 10 min of the
+               run, then watch its predictions and reasons (the alert is printed here when it comes):
+               curl -H 'authorization: Bearer ${cp.adminToken}' ${cp.httpUrl}/api/agents/${RIG.agent}/predictions?limit=5
 
 Try:
   ${mwctlCmd} fleet ls
   ${mwctlCmd} fleet ls --site plant-north --label machine_type=pump
   ${mwctlCmd} fleet get north-pump-1 --json
+  ${mwctlCmd} fleet get ${RIG.agent} --json
   ${mwctlCmd} models versions ${MODEL}
   ${mwctlCmd} alerts rules ls --http ${cp.httpUrl}
 
@@ -207,6 +231,9 @@ async function startCanary(ctl: (...args: string[]) => ReturnType<typeof mwctl>)
     '1.1.0',
     '--stages',
     '17:60,50:60,100:0',
+    // The rig runs the pack, not this fleet model.
+    '--exclude',
+    RIG.agent,
     '--reason',
     'demo canary',
     '--json',

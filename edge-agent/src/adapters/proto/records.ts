@@ -26,8 +26,15 @@ const DECISION: Record<PredictionEvent['decision'], Decision> = {
   unknown: Decision.DECISION_UNKNOWN,
 };
 
+/**
+ * Domain times are float milliseconds (a raw window starts at a sample, 1/25.6 ms apart; a paced
+ * replay divides file time by its speed); the wire's `*_ms` fields are int64, which refuses a
+ * fraction. Every time is rounded here, at the boundary, and nowhere upstream.
+ */
+const wireMs = (ms: number): number => Math.round(ms);
+
 function encode(cls: RecordClass, tsMs: number, body: Body): Uint8Array {
-  return RecordPb.encode({ seq: 0, tsMs, class: cls, body }).finish();
+  return RecordPb.encode({ seq: 0, tsMs: wireMs(tsMs), class: cls, body }).finish();
 }
 
 function reasons(rs: readonly Reason[]): ReasonPb[] {
@@ -52,8 +59,8 @@ export function predictionRecord(p: PredictionEvent, cls: RecordClass): Uint8Arr
       decision: DECISION[p.decision],
       reasons: reasons(p.reasons),
       latencyUs: p.latencyUs,
-      windowStartMs: p.windowStartMs,
-      windowEndMs: p.windowEndMs,
+      windowStartMs: wireMs(p.windowStartMs),
+      windowEndMs: wireMs(p.windowEndMs),
       asset: p.asset,
       inputBadFraction: Number.isFinite(p.inputBadFraction) ? p.inputBadFraction : 0,
     },
@@ -69,7 +76,13 @@ export function featuresRecord(
 ): Uint8Array {
   return encode(RecordClass.RECORD_CLASS_TELEMETRY, endMs, {
     $case: 'features',
-    value: { names: [...names], values: Array.from(values), windowStartMs: startMs, windowEndMs: endMs, asset },
+    value: {
+      names: [...names],
+      values: Array.from(values),
+      windowStartMs: wireMs(startMs),
+      windowEndMs: wireMs(endMs),
+      asset,
+    },
   });
 }
 
@@ -114,14 +127,14 @@ export function labelRecord(
 export function cleaningRecord(q: readonly ChannelQuality[], startMs: number, endMs: number): Uint8Array {
   return encode(RecordClass.RECORD_CLASS_REPORT, endMs, {
     $case: 'cleaning',
-    value: { startMs, endMs, channels: q.map((c) => ({ ...c })) },
+    value: { startMs: wireMs(startMs), endMs: wireMs(endMs), channels: q.map((c) => ({ ...c })) },
   });
 }
 
 export function modelStatsRecord(s: ModelStatsSnapshot): Uint8Array {
   return encode(RecordClass.RECORD_CLASS_REPORT, s.endMs, {
     $case: 'modelStats',
-    value: { ...s, selfTestsPassed: 0, selfTestsFailed: 0 },
+    value: { ...s, startMs: wireMs(s.startMs), endMs: wireMs(s.endMs), selfTestsPassed: 0, selfTestsFailed: 0 },
   });
 }
 
@@ -140,7 +153,7 @@ export function dropRecord(
   }
   return encode(RecordClass.RECORD_CLASS_REPORT, endMs, {
     $case: 'drops',
-    value: { startMs, endMs, recordsByClass, bytesByClass, cause },
+    value: { startMs: wireMs(startMs), endMs: wireMs(endMs), recordsByClass, bytesByClass, cause },
   });
 }
 
@@ -165,15 +178,15 @@ export function sampleRecord(w: CapturedWindow, atMs: number): Uint8Array {
       features: {
         names: [...w.names],
         values: w.values,
-        windowStartMs: p.windowStartMs,
-        windowEndMs: p.windowEndMs,
+        windowStartMs: wireMs(p.windowStartMs),
+        windowEndMs: wireMs(p.windowEndMs),
         asset: p.asset,
       },
       raw: w.raw.map((r) => ({
         channel: r.channel,
         unit: r.unit,
         sampleRateHz: r.sampleRateHz,
-        startMs: Math.round(r.startMs),
+        startMs: wireMs(r.startMs),
         samplesF32le: f32le(r.samples),
       })),
       score: Number.isFinite(p.score) ? p.score : 0,
@@ -188,8 +201,8 @@ export function histogramsRecord(h: HistogramBatch): Uint8Array {
     value: {
       model: h.model,
       modelVersion: h.modelVersion,
-      startMs: h.startMs,
-      endMs: h.endMs,
+      startMs: wireMs(h.startMs),
+      endMs: wireMs(h.endMs),
       windows: h.windows,
       features: h.features.map((f) => ({ feature: f.feature, counts: f.counts })),
     },

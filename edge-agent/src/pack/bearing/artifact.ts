@@ -114,6 +114,23 @@ export function parseArtifact(bytes: Uint8Array): BearingHealthArtifact {
   return parsed.data as BearingHealthArtifact;
 }
 
+/**
+ * The artifact for a replay that runs `factor` times faster than the machine did (an f32 replay at
+ * `pace: factor` with `timestamps: 'replay'`): its time constants (commissioning span, window period,
+ * alarm hold-off) in replay time, so the model still commissions on the machine's first minutes of
+ * operation and takes one window per recorded snapshot. Counts (windows, k of n) stay as they are.
+ * @throws RangeError when `factor` is not a positive finite number.
+ */
+export function compressTime(a: BearingHealthArtifact, factor: number): BearingHealthArtifact {
+  if (!(factor > 0 && Number.isFinite(factor))) throw new RangeError(`time compression must be > 0, got ${factor}`);
+  return {
+    ...a,
+    commissioning: { ...a.commissioning, durationS: a.commissioning.durationS / factor },
+    alarm: { ...a.alarm, holdOffS: a.alarm.holdOffS / factor },
+    ...(a.window ? { window: { ...a.window, everyS: a.window.everyS / factor } } : {}),
+  };
+}
+
 export function serializeArtifact(a: BearingHealthArtifact): Uint8Array {
   return new TextEncoder().encode(`${JSON.stringify(a, null, 2)}\n`);
 }

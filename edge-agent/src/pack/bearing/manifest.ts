@@ -1,3 +1,4 @@
+import { ModelLoadError } from '../../domain/errors.js';
 import type { ModelManifest, SelfTestVector } from '../../domain/model.js';
 import type { SelfTestOutcome } from '../../inference/runtime.js';
 import { type BearingHealthArtifact, parseArtifact } from './artifact.js';
@@ -54,4 +55,35 @@ function selfTestVectors(model: BearingHealthModel): SelfTestVector[] {
  */
 export function selfTestBearingHealth(manifest: ModelManifest, artifactBytes: Uint8Array): SelfTestOutcome {
   return new BearingHealthModel(manifest, parseArtifact(artifactBytes)).selfTest(manifest.selfTest);
+}
+
+/**
+ * The runtime's name in the registry's contract (proto enum `ModelRuntime`): manifest files are
+ * proto3 JSON, as `mwctl models push --manifest` reads them. The agent calls it `bearing_health`.
+ */
+export const MANIFEST_FILE_RUNTIME = 'MODEL_RUNTIME_BEARING_HEALTH';
+
+/** A manifest as `manifest.json` for `mwctl models push`: proto3 JSON, the runtime by its enum name. */
+export function manifestFileText(manifest: ModelManifest): string {
+  return `${JSON.stringify({ ...manifest, runtime: MANIFEST_FILE_RUNTIME }, null, 2)}\n`;
+}
+
+/**
+ * Reads a `manifest.json` back into the agent's form. Files written before the runtime was named by
+ * its enum (`"runtime": "bearing_health"`) read the same.
+ * @throws ModelLoadError when it is not JSON or names another runtime.
+ */
+export function parseManifestFile(text: string): ModelManifest {
+  let json: Record<string, unknown>;
+  try {
+    json = JSON.parse(text) as Record<string, unknown>;
+  } catch (err) {
+    throw new ModelLoadError('bearing_health manifest file is not JSON', {}, { cause: err });
+  }
+  if (json.runtime !== MANIFEST_FILE_RUNTIME && json.runtime !== 'bearing_health') {
+    throw new ModelLoadError(`manifest runtime ${String(json.runtime)} is not ${MANIFEST_FILE_RUNTIME}`, {
+      runtime: json.runtime,
+    });
+  }
+  return { ...json, runtime: 'bearing_health' } as unknown as ModelManifest;
 }

@@ -2,7 +2,8 @@
 /**
  * `node edge-agent/dist/pack/bearing/train-cli.js --data DIR --out DIR [--model NAME] [--version V]
  *  [--sequence N] [--max-false-alerts N]`: fits a bearing_health model on a folder of FEMTO-format
- * runs (one global threshold, never per run) and writes artifact.json + manifest.json.
+ * runs (one global threshold, never per run) and writes artifact.json + manifest.json, ready for
+ * `mwctl models push MODEL VERSION --artifact artifact.json --manifest manifest.json`.
  */
 import { parseArgs } from 'node:util';
 import { defaultArtifact, defaultIndicatorConfig } from './defaults.js';

@@ -12,7 +12,7 @@ import {
   scoreEpisodes,
   summarize,
 } from './evaluate.js';
-import { buildManifest, type ManifestInput } from './manifest.js';
+import { buildManifest, type ManifestInput, manifestFileText } from './manifest.js';
 import { BearingHealthModel } from './model.js';
 import { BearingPipeline } from './pipeline.js';
 import { type RecordedRun, replaySnapshots } from './replay.js';
@@ -228,9 +228,12 @@ export function packageModel(
   return { artifactBytes: serializeArtifact(artifact), manifest: buildManifest(artifact, manifest) };
 }
 
-/** Writes `artifact.json` and `manifest.json` into `dir`. */
+/**
+ * Writes `artifact.json` and `manifest.json` into `dir`, ready for `mwctl models push` (the manifest
+ * in the registry's proto3 JSON; `parseManifestFile` reads it back into the agent's form).
+ */
 export function writeModel(dir: string, artifact: BearingHealthArtifact, manifest: ModelManifest): void {
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, 'artifact.json'), serializeArtifact(artifact));
-  writeFileSync(join(dir, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
+  writeFileSync(join(dir, 'manifest.json'), manifestFileText(manifest));
 }

@@ -2,12 +2,11 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AgentConfig } from '@millwright/edge-agent/config.js';
-import type { ModelManifest } from '@millwright/edge-agent/domain/model.js';
 import { type BearingHealthArtifact, parseArtifact } from '@millwright/edge-agent/pack/bearing/artifact.js';
 import { defaultArtifact, defaultIndicatorConfig } from '@millwright/edge-agent/pack/bearing/defaults.js';
 import { type RunOutcome, scoreEpisodes } from '@millwright/edge-agent/pack/bearing/evaluate.js';
 import { PRONOSTIA } from '@millwright/edge-agent/pack/bearing/geometry.js';
-import { buildManifest } from '@millwright/edge-agent/pack/bearing/manifest.js';
+import { buildManifest, parseManifestFile } from '@millwright/edge-agent/pack/bearing/manifest.js';
 import type { RunIndicators } from '@millwright/edge-agent/pack/bearing/train.js';
 import { writeModel } from '@millwright/edge-agent/pack/bearing/train.js';
 import { type AgentTrace, type PackagedModel, replayThroughAgent } from './agent-replay.js';
@@ -50,7 +49,7 @@ export function packageThroughFiles(artifact: BearingHealthArtifact, version: st
     writeModel(dir, artifact, manifest);
     const artifactBytes = new Uint8Array(readFileSync(join(dir, 'artifact.json')));
     // The registry validates the manifest when it loads the model.
-    const read = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as ModelManifest;
+    const read = parseManifestFile(readFileSync(join(dir, 'manifest.json'), 'utf8'));
     return { manifest: read, artifactBytes, artifact: parseArtifact(artifactBytes) };
   } finally {
     rmSync(dir, { recursive: true, force: true });
