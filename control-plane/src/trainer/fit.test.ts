@@ -2,7 +2,8 @@ import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { sha256Hex } from '../retraining/canonical.js';
 import { fitLogistic, logisticScore, referenceOf } from './fit.js';
-import { DatasetIntegrityError, dedupe, readSnapshot, type TrainerPorts } from './job.js';
+import type { TrainerPorts } from './ports.js';
+import { DatasetIntegrityError, dedupe, readSnapshot } from './snapshot.js';
 
 describe('fitLogistic', () => {
   it('separates two clusters on raw (unstandardised) inputs', () => {

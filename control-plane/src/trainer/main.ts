@@ -2,12 +2,13 @@
 /**
  * Example trainer: `node control-plane/dist/trainer/main.js` (config from MW_* variables, see
  * docs/RETRAINING.md). Claims retraining requests, reads the snapshot from S3 verifying every sha256,
- * fits logistic regression, registers the version with lineage through UploadVersion and completes
- * the request (failing it with the reason when training fails).
+ * fits by the base version's runtime (`bearing_health`: the pack's training tooling on the captured
+ * raw windows; otherwise logistic regression on the captured features), registers the version with
+ * lineage through UploadVersion and completes the request (failing it with the reason when training fails).
  */
 import { readFileSync, realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
-import { Metadata } from '@grpc/grpc-js';
+import type { ChannelCredentials } from '@grpc/grpc-js';
 import {
   type ArtifactManifest,
   ModelRegistryServiceClient,
@@ -17,19 +18,36 @@ import {
 } from '@millwright/proto';
 import { S3DatasetStore } from '../adapters/s3/datasets.js';
 import { createS3Client } from '../adapters/s3/samples.js';
-import { type CallOptions, CliError, call, EXIT, insecure } from '../cli/client.js';
+import { type CallOptions, CliError, call, channelOf, EXIT, metadataOf, tlsChannel } from '../cli/client.js';
+import { sha256Hex } from '../retraining/canonical.js';
 import { loadTrainerConfig, type TrainerConfig } from './config.js';
-import { type TrainerPorts, train } from './job.js';
+import { train } from './job.js';
+import type { TrainerPorts } from './ports.js';
 
 function log(msg: string, fields: Record<string, unknown> = {}): void {
   process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), msg, ...fields })}\n`);
 }
 
+/** TLS when configured; plaintext otherwise, refused when the token would leave the machine. */
+export function channelFor(config: Readonly<TrainerConfig>): ChannelCredentials {
+  const { tls } = config;
+  if (Boolean(tls.certFile) !== Boolean(tls.keyFile)) throw new Error('tls.certFile and tls.keyFile go together');
+  const client =
+    tls.certFile && tls.keyFile
+      ? { certPem: readFileSync(tls.certFile), keyPem: readFileSync(tls.keyFile) }
+      : undefined;
+  if (tls.enabled || tls.caFile || client) {
+    return tlsChannel(tls.caFile ? readFileSync(tls.caFile) : undefined, client);
+  }
+  return channelOf({ server: config.server, token: config.token, allowPlaintext: tls.allowPlaintext });
+}
+
 /** Claims and trains one request; false when none was pending. */
 export async function runOnce(config: Readonly<TrainerConfig>): Promise<boolean> {
   const opts: CallOptions = { token: config.token, actor: config.actor, timeoutMs: 30_000 };
-  const rt = new RetrainingServiceClient(config.server, insecure());
-  const reg = new ModelRegistryServiceClient(config.server, insecure());
+  const channel = channelFor(config);
+  const rt = new RetrainingServiceClient(config.server, channel);
+  const reg = new ModelRegistryServiceClient(config.server, channel);
   const s3 = createS3Client(config.s3);
   try {
     let req: RetrainingRequest;
@@ -72,6 +90,17 @@ function trainerPorts(
       if (!v.manifest) throw new Error(`${model}@${version} has no manifest`);
       return v.manifest;
     },
+    baseArtifact: async (model, version) => {
+      const v = await call(reg, reg.getVersion, { model, version }, opts);
+      const { url } = await call(reg, reg.getArtifactUrl, { model, version }, opts);
+      const res = await fetch(url, { signal: AbortSignal.timeout(120_000) });
+      if (!res.ok) throw new Error(`artifact of ${model}@${version}: HTTP ${res.status}`);
+      const bytes = new Uint8Array(await res.arrayBuffer());
+      const sha = sha256Hex(bytes);
+      if (sha !== v.sha256)
+        throw new Error(`artifact of ${model}@${version}: sha256 ${sha}, registry says ${v.sha256}`);
+      return bytes;
+    },
     readObject: async (key) => {
       const bytes = await blobs.get(key);
       if (!bytes) throw new Error(`s3 object ${key} is missing`);
@@ -99,14 +128,6 @@ function upload(
     stream.write({ part: { $case: 'chunk', value: Buffer.from(artifact) }, expectedSha256: '' });
     stream.end();
   });
-}
-
-/** Same headers as cli/client.ts call(): bearer token and the development actor. */
-function metadataOf(opts: CallOptions): Metadata {
-  const md = new Metadata();
-  if (opts.token) md.set('authorization', `Bearer ${opts.token}`);
-  if (opts.actor) md.set('x-mw-actor', opts.actor);
-  return md;
 }
 
 async function main(): Promise<void> {
