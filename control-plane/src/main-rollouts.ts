@@ -22,6 +22,7 @@ import type { Config } from './config.js';
 import type { RegistryService } from './registry/service.js';
 import { RolloutController } from './rollouts/controller.js';
 import { DEFAULT_ROLLOUT_OPTIONS, type RolloutDeps } from './rollouts/deps.js';
+import { publish } from './rollouts/desired.js';
 import type { VersionCatalog } from './rollouts/ports.js';
 import { RolloutService } from './rollouts/service.js';
 
@@ -112,6 +113,15 @@ export async function wireRollouts(deps: RolloutWiringDeps) {
   });
   return {
     service,
+    /** Writes every desired state not yet in the KV now (e.g. re-issued by a signing-key change). */
+    async publishPending(): Promise<void> {
+      // Bounded: publish() leaves failed writes pending (for the repair pass), so never spin on them.
+      for (let round = 0; round < 40; round++) {
+        const pending = await desired.pendingKv(Date.now() + 1, 5000);
+        if (pending.length > 0) await publish(rolloutDeps, pending);
+        if (pending.length < 5000) return;
+      }
+    },
     binding: rolloutServiceBinding({ service, log: log.child({ component: 'grpc' }) }),
     start(): void {
       const gauge = deps.metrics.getSingleMetric('mw_leader') as Gauge | undefined;

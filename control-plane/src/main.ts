@@ -149,6 +149,7 @@ export async function startControlPlane(config: Readonly<Config>) {
     log,
     metrics: registry,
   });
+  modelRegistry.keys.setDesiredPublisher(() => rollouts.publishPending());
   const canary = rolloutCanaryStarter((spec, caller) => rollouts.service.start(spec, caller));
   const retraining = createRetrainingWiring({
     config,

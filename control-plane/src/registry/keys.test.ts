@@ -215,3 +215,33 @@ describe('trust sweep', () => {
     expect(store.desired.get('a1')?.generation).toBe(5);
   });
 });
+
+describe('delivery of re-issued desired states', () => {
+  it('publishes after each committed change that re-issued desired states, and only then', async () => {
+    const { store, service } = await setup();
+    const published: number[] = [];
+    // What the publisher sees is the committed state: the re-issued generations are already stored.
+    service.setDesiredPublisher(async () => {
+      published.push(store.desired.get('a1')!.generation);
+    });
+    await service.sweep(); // before any bundle: nothing re-issued, nothing published
+    expect(published).toEqual([]);
+    const change = await service.rotate({ keyId: '', reason: 'r' }, caller);
+    expect(published).toEqual([5]);
+    await failure(service.revoke({ keyId: change.key.keyId, reason: 'r' }, caller)); // refused: active key
+    expect(published).toEqual([5]);
+    await service.revoke({ keyId: change.previous!.keyId, reason: 'compromised' }, caller);
+    expect(published).toEqual([5, 6]);
+  });
+
+  it('keeps the committed change when publishing fails (the repair pass writes it later)', async () => {
+    const { store, service } = await setup();
+    service.setDesiredPublisher(async () => {
+      throw new Error('nats down');
+    });
+    const change = await service.rotate({ keyId: '', reason: 'r' }, caller);
+    expect(change.agents).toBe(2);
+    expect(store.desired.get('a1')?.generation).toBe(5);
+    expect((await service.activeSigner()).keyId).toBe(change.key.keyId);
+  });
+});

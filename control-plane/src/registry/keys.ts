@@ -43,7 +43,27 @@ const UNUSABLE_LISTED = 100;
  * learns the newest set), every agent's desired state re-issued to carry it, and the audit entry.
  */
 export class SigningKeyService {
+  private publishDesired: (() => Promise<void>) | undefined;
+
   constructor(private readonly deps: SigningKeyDeps) {}
+
+  /**
+   * How re-issued desired states reach the KV at once (the rollouts' writer). Without it, or when it
+   * fails, the rollout controller's repair pass writes them a few seconds later.
+   */
+  setDesiredPublisher(fn: () => Promise<void>): void {
+    this.publishDesired = fn;
+  }
+
+  private async delivered<T extends { agents: number } | number>(change: T): Promise<T> {
+    const agents = typeof change === 'number' ? change : change.agents;
+    if (agents > 0 && this.publishDesired) {
+      await this.publishDesired().catch((err: unknown) =>
+        this.deps.log.warn({ err, agents }, 'registry.trust.publish_deferred'),
+      );
+    }
+    return change;
+  }
 
   /** On a database without an active key, the configured key becomes active; logs which key signs. */
   async init(): Promise<void> {
@@ -86,7 +106,7 @@ export class SigningKeyService {
     checkReason(req.reason);
     if (req.keyId) checkKeyId(req.keyId);
     const next = req.keyId ? this.held(req.keyId) : this.deps.keys.generate();
-    return this.deps.store.transaction(async (tx) => {
+    const change = await this.deps.store.transaction(async (tx) => {
       const keys = await tx.lockKeys();
       const previous = keys.find((k) => k.active);
       const known = keys.find((k) => k.keyId === next.keyId);
@@ -103,6 +123,7 @@ export class SigningKeyService {
       await tx.activate({ keyId: next.keyId, publicKey: next.publicKey }, this.deps.now());
       return this.finish(tx, 'signing_key.rotate', next.keyId, previous, req.reason, caller);
     });
+    return this.delivered(change);
   }
 
   /**
@@ -112,7 +133,7 @@ export class SigningKeyService {
   async revoke(req: { keyId: string; reason: string }, caller: Caller): Promise<KeyChange> {
     checkReason(req.reason);
     checkKeyId(req.keyId);
-    return this.deps.store.transaction(async (tx) => {
+    const change = await this.deps.store.transaction(async (tx) => {
       const keys = await tx.lockKeys();
       const key = keys.find((k) => k.keyId === req.keyId);
       if (!key) throw new NotFoundError('signing key', req.keyId);
@@ -130,6 +151,7 @@ export class SigningKeyService {
       await tx.revoke(req.keyId, this.deps.now(), req.reason);
       return this.finish(tx, 'signing_key.revoke', req.keyId, undefined, req.reason, caller);
     });
+    return this.delivered(change);
   }
 
   /**
@@ -143,7 +165,7 @@ export class SigningKeyService {
       tx.reissueDesired(new Map(), { reason, atMs: this.deps.now(), missingOnly: true }),
     );
     if (n > 0) this.deps.log.info({ agents: n }, 'registry.trust.sweep');
-    return n;
+    return this.delivered(n);
   }
 
   private held(keyId: string): Signer & PublicKeyRef {

@@ -264,6 +264,9 @@ describe('signing-key rotation and revocation with a real agent', () => {
 
     await agent.waitForOutput(/"sequence":1,[^\n]*"msg":"trust\.bundle\.accepted"/, SLOW);
     await agent.waitForOutput(new RegExp(`"keyId":"${secondKey.keyId}"[^\\n]*update\\.signature\\.adopted`), SLOW);
+    // Delivered by the rotation itself, not left for the controller's repair pass.
+    expect(cp.proc.stdout).toMatch(/registry\.trust\.bundle_issued/);
+    expect(cp.proc.stdout).not.toMatch(/rollout\.desired\.kv_repair/);
     firstBundle = (await currentDesired()).trust;
     expect(firstBundle?.signatures.map((s) => s.keyId).sort()).toEqual([firstKey.keyId, secondKey.keyId].sort());
 
