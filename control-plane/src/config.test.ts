@@ -42,6 +42,18 @@ describe('loadConfig', () => {
     );
   });
 
+  it('refuses a client CA without a server certificate instead of serving plaintext', () => {
+    expect(() => loadConfig({ env: { MW_GRPC_TLS_CLIENT_CA_FILE: '/etc/mw/clients.pem' } })).toThrow(
+      /clientCaFile needs certFile/,
+    );
+    const env = {
+      MW_GRPC_TLS_CLIENT_CA_FILE: '/etc/mw/clients.pem',
+      MW_GRPC_TLS_CERT_FILE: '/etc/mw/cp.pem',
+      MW_GRPC_TLS_KEY_FILE: '/etc/mw/cp-key.pem',
+    };
+    expect(loadConfig({ env }).grpc.tls.clientCaFile).toBe('/etc/mw/clients.pem');
+  });
+
   it('returns a frozen object', () => {
     const c = loadConfig({ env: {} });
     expect(Object.isFrozen(c.grpc)).toBe(true);

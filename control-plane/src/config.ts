@@ -61,7 +61,11 @@ export const ConfigSchema = z.object({
           clientCaFile: z.string().optional(),
         })
         .prefault({})
-        .refine((t) => Boolean(t.certFile) === Boolean(t.keyFile), { message: 'certFile and keyFile go together' }),
+        .refine((t) => Boolean(t.certFile) === Boolean(t.keyFile), { message: 'certFile and keyFile go together' })
+        // Client certificates without a server certificate would silently serve plaintext.
+        .refine((t) => !t.clientCaFile || Boolean(t.certFile), {
+          message: 'clientCaFile needs certFile and keyFile (mutual TLS is TLS)',
+        }),
     })
     .prefault({}),
   /** API authentication (security). On by default. */
