@@ -63,6 +63,20 @@ describe('readWindows', () => {
     expect(skipped.missing_channel).toBe(1);
   });
 
+  it('marks only random captures and windows labelled healthy as baseline (alert captures lean abnormal)', async () => {
+    const blob = Buffer.alloc(32);
+    const rows = [
+      row({ capture_reason: 'random' }),
+      row({ capture_reason: 'alert' }),
+      row({ capture_reason: 'uncertain' }),
+      row({ capture_reason: 'alert', label: 'false_alarm' }),
+      row({ capture_reason: 'label', label: 'normal' }),
+      row({ capture_reason: 'random', label: 'confirmed_failure' }),
+    ];
+    const { windows } = await readWindows(rows, spec, async () => blob);
+    expect(windows.map((x) => x.baseline)).toEqual([true, false, false, true, true, false]);
+  });
+
   it('refuses a byte range beyond the object', async () => {
     await expect(readWindows([row({})], spec, async () => Buffer.alloc(20))).rejects.toThrow(/blob: 20 bytes/);
   });
@@ -73,6 +87,7 @@ describe('runsOf', () => {
     machine,
     tMs,
     failure,
+    baseline: !failure,
     channels: [Float32Array.of(tMs, 0, 0, 0), Float32Array.of(-tMs, 0, 0, 0)],
   });
 

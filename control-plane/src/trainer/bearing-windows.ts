@@ -21,6 +21,11 @@ export interface CapturedWindow {
   tMs: number;
   /** An operator confirmed the failure on this window. */
   failure: boolean;
+  /**
+   * Fit for a healthy baseline: captured at random or labelled normal / false alarm by an operator.
+   * Windows captured because the model alerted or was unsure lean abnormal and would bias the prior.
+   */
+  baseline: boolean;
   channels: Float32Array[];
 }
 
@@ -76,6 +81,8 @@ export async function readWindows(
       machine: `${row.agent_id}/${row.asset}`,
       tMs: row.window_start_ms || row.ts_ms,
       failure: row.label === 'confirmed_failure',
+      baseline:
+        row.label === 'normal' || row.label === 'false_alarm' || (row.capture_reason === 'random' && !row.label),
       channels,
     });
   }

@@ -37,8 +37,13 @@ describe('fitBearing', () => {
     expect(artifact.scoring.threshold).toBe(choice?.threshold);
   });
 
+  it('fits the prior on the baseline runs when given, not on runs of alert-driven captures', () => {
+    const { artifact } = fitBearing(base, [run(12, 50)], [false], opts, [run(12, 2), run(12, 8)]);
+    expect(artifact.prior.median[0]).toBeCloseTo((Math.log(2) + Math.log(8)) / 2, 12);
+  });
+
   it('refuses when no machine has enough windows to commission', () => {
-    expect(() => fitBearing(base, [run(3, 2)], [false], opts)).toThrow(/enough windows to commission/);
+    expect(() => fitBearing(base, [run(3, 2)], [false], opts)).toThrow(/enough baseline windows .* to commission/);
   });
 });
 

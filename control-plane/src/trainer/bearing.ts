@@ -36,7 +36,8 @@ export function windowSpecOf(a: BearingHealthArtifact): WindowSpec {
 }
 
 /**
- * Refits the base artifact: the fleet prior from the first windows (the commissioning) of every run;
+ * Refits the base artifact: the fleet prior from the first baseline windows (the commissioning) of
+ * every machine (`priorRuns`: random captures and windows labelled healthy only);
  * the alert threshold, when some runs end in a confirmed failure, on those runs by the pack's
  * run-to-failure definitions (one global threshold, the middle of the best plateau); otherwise the
  * base's threshold stays. Runs that did not fail have no failure time to score leads against.
@@ -46,12 +47,14 @@ export function fitBearing(
   runs: readonly RunIndicators[],
   failed: readonly boolean[],
   opts: BearingOptions,
+  priorRuns: readonly RunIndicators[] = runs,
 ): { artifact: BearingHealthArtifact; choice?: ThresholdChoice } {
-  const prior = fitPrior(base, runs);
+  const prior = fitPrior(base, priorRuns);
   if (![...prior.median, ...prior.scale].every(Number.isFinite)) {
     const c = base.commissioning;
     throw new Error(
-      `no machine in the snapshot has enough windows to commission (at least ${c.minWindows} over more than ${c.durationS} s)`,
+      `no machine in the snapshot has enough baseline windows (random captures or labelled normal) to commission ` +
+        `(at least ${c.minWindows} over more than ${c.durationS} s): capture with randomRate > 0`,
     );
   }
   const withPrior = { ...base, prior };
@@ -80,11 +83,17 @@ export async function trainBearing(job: TrainingJob, opts: BearingOptions): Prom
   const runs = runsOf(windows, spec);
   await ports.progress(req.id, 0.4, `indicators of ${windows.length} windows in ${runs.length} runs`);
   const indicators = runs.map((r) => computeRunIndicators(r.run, base));
+  // The prior only from windows that are no evidence of trouble: alert/uncertain captures lean abnormal.
+  const priorRuns = runsOf(
+    windows.filter((w) => w.baseline),
+    spec,
+  ).map((r) => computeRunIndicators(r.run, base));
   const fit = fitBearing(
     base,
     indicators,
     runs.map((r) => r.failed),
     opts,
+    priorRuns,
   );
   const s = fit.choice?.summary;
   const trainingMetrics: Record<string, number> = {
