@@ -9,7 +9,7 @@ import { Counter, Gauge, type Registry } from 'prom-client';
 import { rolloutServiceBinding } from './adapters/grpc/rollouts.js';
 import { ArtifactUrlResponder } from './adapters/nats/artifact-urls.js';
 import type { DeadLetterSink } from './adapters/nats/dead-letters.js';
-import { KvDesiredWriter, type Presigner } from './adapters/nats/desired-writer.js';
+import { KvDesiredWriter, type Presigner, publishPending } from './adapters/nats/desired-writer.js';
 import { StateIngest } from './adapters/nats/state-ingest.js';
 import { PostgresAuditLog } from './adapters/postgres/audit-store.js';
 import type { Db, Sql } from './adapters/postgres/db.js';
@@ -22,7 +22,6 @@ import type { Config } from './config.js';
 import type { RegistryService } from './registry/service.js';
 import { RolloutController } from './rollouts/controller.js';
 import { DEFAULT_ROLLOUT_OPTIONS, type RolloutDeps } from './rollouts/deps.js';
-import { publish } from './rollouts/desired.js';
 import type { VersionCatalog } from './rollouts/ports.js';
 import { RolloutService } from './rollouts/service.js';
 
@@ -71,7 +70,13 @@ export async function wireRollouts(deps: RolloutWiringDeps) {
   const rolloutDeps: RolloutDeps = {
     store: new PostgresRolloutStore({ sql: deps.sql, offlineAfterMs: config.health.offlineAfterS * 1000 }),
     desired,
-    bus: new KvDesiredWriter({ kv, presign, now: Date.now, trust: () => deps.registry.trustBundle() }),
+    bus: new KvDesiredWriter({
+      kv,
+      presign,
+      now: Date.now,
+      trust: () => deps.registry.trustBundle(),
+      log: log.child({ component: 'rollouts.kv' }),
+    }),
     catalog: registryCatalog(deps.registry),
     events: natsEvents(deps.nc, log),
     metrics: {
@@ -113,14 +118,12 @@ export async function wireRollouts(deps: RolloutWiringDeps) {
   });
   return {
     service,
-    /** Writes every desired state not yet in the KV now (e.g. re-issued by a signing-key change). */
+    /**
+     * Writes every desired state not yet in the KV now (e.g. re-issued by a signing-key change).
+     * @throws when some were not written (they stay pending for the controller's repair pass).
+     */
     async publishPending(): Promise<void> {
-      // Bounded: publish() leaves failed writes pending (for the repair pass), so never spin on them.
-      for (let round = 0; round < 40; round++) {
-        const pending = await desired.pendingKv(Date.now() + 1, 5000);
-        if (pending.length > 0) await publish(rolloutDeps, pending);
-        if (pending.length < 5000) return;
-      }
+      await publishPending(desired, rolloutDeps.bus, { now: Date.now });
     },
     binding: rolloutServiceBinding({ service, log: log.child({ component: 'grpc' }) }),
     start(): void {

@@ -6,6 +6,7 @@ import { modelRegistryBinding } from './adapters/grpc/registry.js';
 import { encodeSignedPayload, encodeTrustBundlePayload } from './adapters/grpc/registry-mapping.js';
 import type { GrpcServiceBinding } from './adapters/grpc/server.js';
 import type { Db } from './adapters/postgres/db.js';
+import { PostgresLeaderElection } from './adapters/postgres/leader.js';
 import { PostgresRegistryStore } from './adapters/postgres/registry-store.js';
 import { PostgresSigningKeyStore } from './adapters/postgres/signing-key-store.js';
 import { S3ArtifactStore } from './adapters/s3/artifact-store.js';
@@ -16,14 +17,18 @@ import { RegistryService } from './registry/service.js';
 
 const BUCKET_CHECK_MS = 10_000;
 
+/** Advisory lock of the trust sweep's leader (beside schema.ts `leaderLocks`). */
+export const TRUST_SWEEP_LOCK_ID = 0x4d570004;
+
 /**
  * Builds the model registry for main.ts: loads the signing keys and makes the configured one active
  * on a fresh database, checks the artifact bucket in the background (an S3 outage must not keep the
  * fleet API down; uploads retry it), and returns the gRPC binding. `start` runs the trust sweep that
- * gives agents enrolled since the last key change the newest trust bundle.
+ * gives agents enrolled since the last key change the newest trust bundle, on the one replica that
+ * holds its leader lock.
  */
 export async function wireRegistry(deps: {
-  config: Pick<Readonly<Config>, 's3' | 'signing' | 'registry'>;
+  config: Pick<Readonly<Config>, 's3' | 'signing' | 'registry' | 'database' | 'leader'>;
   db: Db;
   s3: S3Client;
   log: Logger;
@@ -60,6 +65,13 @@ export async function wireRegistry(deps: {
     keys,
     log: deps.log.child({ component: 'grpc' }),
   });
+  const leader = new PostgresLeaderElection({
+    url: config.database.url,
+    lockId: TRUST_SWEEP_LOCK_ID,
+    name: 'trust_sweep',
+    retryMs: config.leader.retryS * 1000,
+    log: log.child({ component: 'leader' }),
+  });
   let timer: NodeJS.Timeout | undefined;
   let sweeping: Promise<unknown> = Promise.resolve();
   return {
@@ -67,13 +79,24 @@ export async function wireRegistry(deps: {
     keys,
     binding,
     start(): void {
+      leader.start();
+      let busy = false;
       timer = setInterval(() => {
-        sweeping = keys.sweep().catch((err: unknown) => log.warn({ err }, 'registry.trust.sweep_failed'));
+        if (busy || !leader.isLeader()) return;
+        busy = true;
+        sweeping = keys
+          .sweep()
+          .catch((err: unknown) => log.warn({ err }, 'registry.trust.sweep_failed'))
+          .finally(() => {
+            busy = false;
+          });
       }, config.signing.trustSweepS * 1000);
     },
     async stop(): Promise<void> {
       if (timer) clearInterval(timer);
       await sweeping;
+      await keys.settled();
+      await leader.stop();
     },
   };
 }

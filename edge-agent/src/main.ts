@@ -74,6 +74,7 @@ export async function startAgent(config: Readonly<AgentConfig>) {
     registry: createAgentRuntimeRegistry(),
     log,
     configOverlay,
+    metrics,
   });
   const dataPlane = await DataPlane.open({
     config,

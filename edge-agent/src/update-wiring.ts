@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
 import { HttpArtifactFetcher } from './adapters/http/artifact-download.js';
 import { NatsArtifactUrlSource } from './adapters/nats/artifact-url.js';
 import { decodeSignedPayload, decodeTrustBundlePayload, KvDesiredStateSource } from './adapters/nats/desired.js';
@@ -8,6 +9,7 @@ import type { AgentConfig } from './config.js';
 import type { ConfigOverlayPort } from './config-overlay/applier.js';
 import type { RuntimeRegistry } from './inference/registry.js';
 import { UpdateManager } from './update/manager.js';
+import { promUpdateMetrics } from './update/metrics.js';
 import { ModelStore } from './update/model-store.js';
 import { type ConditionSource, systemUpdateClock } from './update/ports.js';
 import type { ModelSlots } from './update/slots.js';
@@ -24,6 +26,8 @@ export async function createUpdates(deps: {
   conditions?: ConditionSource;
   /** Applies the desired state's config overlay (hot-reloadable keys). */
   configOverlay?: ConfigOverlayPort;
+  /** Where the update metrics (trust bundles, revoked models, refused config) are registered. */
+  metrics?: Registry;
 }): Promise<{ manager: UpdateManager; stop(): Promise<void> }> {
   const { config, link, log } = deps;
   const { agentId, siteId, update } = config;
@@ -61,7 +65,8 @@ export async function createUpdates(deps: {
     onInvalid: (reason) => ulog.warn({ reason }, 'update.desired.invalid'),
     onError: (err) => ulog.warn({ err }, 'update.desired.watch_failed'),
   });
-  // Pinned, enrolled and bundle keys; the accepted bundle is persisted, so revocations survive restarts.
+  // Pinned, enrolled and bundle keys; the accepted bundle is persisted (and journalled), so revocations
+  // survive restarts and even a lost trust.json.
   const trust = await TrustKeeper.open({
     dataDir: config.dataDir,
     configKeys: config.trust.keys,
@@ -84,6 +89,7 @@ export async function createUpdates(deps: {
     conditions: deps.conditions ?? noConditionSource,
     slots: deps.slots,
     ...(deps.configOverlay ? { config: deps.configOverlay } : {}),
+    ...(deps.metrics ? { metrics: promUpdateMetrics(deps.metrics) } : {}),
     options: {
       retryBackoffMinMs: update.retryBackoffMinMs,
       retryBackoffMaxMs: update.retryBackoffMaxMs,

@@ -154,6 +154,8 @@ export class InMemoryRegistryStore implements RegistryStore {
         s().audit.push(structuredClone(e));
       },
       lockSigningKey: (keyId) => this.signingKey(keyId),
+      // Unit tests set no key rows: the injected signer decides which key is active.
+      lockActiveKey: async () => [...this.state.keys.values()].find((k) => k.active)?.keyId ?? 'fake-active',
     };
   }
 }
@@ -267,6 +269,13 @@ export class InMemorySigningKeyStore implements SigningKeyStore {
   private tx(): SigningKeyTx {
     return {
       lockKeys: async () => this.keys.map((k) => ({ ...k })),
+      lockDesiredStates: async () => {},
+      recentChange: async (q) => {
+        const e = this.audit.findLast(
+          (a) => a.action === q.action && a.actor === q.actor && a.reason === q.reason && (a.atMs ?? 0) > q.sinceMs,
+        );
+        return e && { target: e.target, atMs: e.atMs ?? 0 };
+      },
       activate: async (key, atMs) => {
         if (!this.keys.some((k) => k.keyId === key.keyId)) this.keys.push({ ...key, active: false, createdAtMs: atMs });
         for (const k of this.keys) k.active = k.keyId === key.keyId;

@@ -1,5 +1,5 @@
 import { generateKeyPairSync } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConfigError, PreconditionError } from '../domain/errors.js';
 import { Ed25519Signer, parsePrivateKey } from './signing.js';
@@ -28,6 +28,8 @@ export interface SigningKeySource {
  */
 export class Keyring {
   private readonly keys = new Map<string, Ed25519Signer>();
+  /** Keys this process generated (the only ones `discard` deletes). */
+  private readonly generated = new Set<string>();
 
   private constructor(
     private readonly src: SigningKeySource,
@@ -63,23 +65,50 @@ export class Keyring {
   }
 
   /**
-   * Generates a key into `keyDir` (or `devKeyDir`) as `<keyId>.pem`, mode 0600.
-   * @throws PreconditionError when neither directory is configured.
+   * Generates a key into `keyDir` (or `devKeyDir`, development only) as `<keyId>.pem`, mode 0600, and
+   * reads it back from there: a key is only handed out once the file loads. With several replicas,
+   * `keyDir` must be one directory they all see; otherwise provision the key on every replica and
+   * rotate with `--key-id` instead.
+   * @throws PreconditionError when neither directory is configured or the written key does not load.
    */
   generate(): Ed25519Signer {
     const dir = this.src.keyDir ?? this.src.devKeyDir;
     if (!dir) {
       throw new PreconditionError(
-        'no key directory to generate a signing key into: set signing.keyDir, or provision a key there and rotate with --key-id',
+        'rotating without --key-id generates a key into signing.keyDir, which is not set on this replica: ' +
+          'provision the new private key into signing.keyDir on every replica (a shared secret or volume) and rotate with --key-id',
         { field: 'key_id' },
       );
     }
     const pem = generateKeyPairSync('ed25519').privateKey.export({ format: 'pem', type: 'pkcs8' }).toString();
-    const signer = new Ed25519Signer(parsePrivateKey(pem));
+    const keyId = new Ed25519Signer(parsePrivateKey(pem)).keyId;
+    const file = join(dir, `${keyId}.pem`);
     mkdirSync(dir, { recursive: true, mode: 0o700 });
-    writeFileSync(join(dir, `${signer.keyId}.pem`), pem, { mode: 0o600, flag: 'wx' });
-    this.keys.set(signer.keyId, signer);
+    writeFileSync(file, pem, { mode: 0o600, flag: 'wx' });
+    let signer: Ed25519Signer;
+    try {
+      signer = new Ed25519Signer(readKey('signing.keyDir', file));
+      if (signer.keyId !== keyId) throw new Error(`it holds key ${signer.keyId}`);
+    } catch (err) {
+      rmSync(file, { force: true });
+      throw new PreconditionError(
+        `the generated signing key cannot be loaded back from ${file}: ${(err as Error).message}`,
+        {
+          field: 'key_id',
+        },
+      );
+    }
+    this.generated.add(keyId);
+    this.keys.set(keyId, signer);
     return signer;
+  }
+
+  /** Deletes a key `generate` made (its rotation did not commit); other keys are never touched. */
+  discard(keyId: string): void {
+    if (!this.generated.delete(keyId)) return;
+    const dir = this.src.keyDir ?? this.src.devKeyDir;
+    this.keys.delete(keyId);
+    if (dir) rmSync(join(dir, `${keyId}.pem`), { force: true });
   }
 
   /** At start a broken file is a configuration error; later it is skipped (it was reported then). */

@@ -1,4 +1,5 @@
-import { mkdtempSync } from 'node:fs';
+import { generateKeyPairSync } from 'node:crypto';
+import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
@@ -7,8 +8,8 @@ import { ErrorCode, MillwrightError } from '../domain/errors.js';
 import type { TrustBundleContent, TrustBundleData, VersionSignature } from './domain.js';
 import { InMemorySigningKeyStore } from './fakes.js';
 import { Keyring } from './keyring.js';
-import { SigningKeyService } from './keys.js';
-import type { Signer } from './ports.js';
+import { ROTATE_RETRY_WINDOW_MS, SigningKeyService } from './keys.js';
+import type { Signer, SigningKeyStore } from './ports.js';
 import { verifyEd25519 } from './signing.js';
 import { TRUST_BUNDLE_CONTEXT } from './trust-bundle.js';
 
@@ -25,16 +26,18 @@ function signed(signer: Signer, payload: string): VersionSignature {
   };
 }
 
-async function setup() {
-  const keyring = Keyring.load({ devKeyDir: mkdtempSync(join(tmpdir(), 'mw-keys-')) });
+async function setup(over: { store?: SigningKeyStore } = {}) {
+  const keyDir = mkdtempSync(join(tmpdir(), 'mw-keys-'));
+  const keyring = Keyring.load({ devKeyDir: keyDir });
   const store = new InMemorySigningKeyStore();
   let clock = 1_750_000_000_000;
+  const logs: { level: number; msg: string; [k: string]: unknown }[] = [];
   const service = new SigningKeyService({
-    store,
+    store: over.store ?? store,
     keys: keyring,
     encodeBundle: (c) => new TextEncoder().encode(JSON.stringify(c)),
     now: () => clock++,
-    log: pino({ level: 'silent' }),
+    log: pino({ level: 'info' }, { write: (line: string) => logs.push(JSON.parse(line)) }),
   });
   await service.init();
   const first = keyring.initial()!;
@@ -44,7 +47,29 @@ async function setup() {
   store.agents.add('a1').add('a2');
   store.desired.set('a1', { generation: 4, model: signed(first, 'release-1'), reason: 'rollout' });
   store.desired.set('a2', { generation: 7, model: signed(first, 'rollback-to-1'), reason: 'revert' });
-  return { keyring, store, service, first };
+  const advance = (ms: number) => {
+    clock += ms;
+  };
+  const keyFiles = () => readdirSync(keyDir).sort();
+  return { keyring, store, service, first, advance, keyFiles, logs };
+}
+
+/** `store` whose transactions fail at `insertBundle`, as a lost connection would. */
+function failingAtBundle(store: InMemorySigningKeyStore): SigningKeyStore {
+  return {
+    activeKeyId: () => store.activeKeyId(),
+    adoptInitialKey: (k, at) => store.adoptInitialKey(k, at),
+    latestBundle: () => store.latestBundle(),
+    transaction: (fn) =>
+      store.transaction((tx) =>
+        fn({
+          ...tx,
+          insertBundle: async () => {
+            throw new Error('connection lost');
+          },
+        }),
+      ),
+  };
 }
 
 async function failure(p: Promise<unknown>): Promise<MillwrightError> {
@@ -227,15 +252,42 @@ describe('delivery of re-issued desired states', () => {
     await service.sweep(); // before any bundle: nothing re-issued, nothing published
     expect(published).toEqual([]);
     const change = await service.rotate({ keyId: '', reason: 'r' }, caller);
+    await service.settled();
     expect(published).toEqual([5]);
     await failure(service.revoke({ keyId: change.key.keyId, reason: 'r' }, caller)); // refused: active key
+    await service.settled();
     expect(published).toEqual([5]);
     await service.revoke({ keyId: change.previous!.keyId, reason: 'compromised' }, caller);
+    await service.settled();
     expect(published).toEqual([5, 6]);
   });
 
-  it('keeps the committed change when publishing fails (the repair pass writes it later)', async () => {
+  it('replies once the change is committed, without waiting for the KV writes', async () => {
     const { store, service } = await setup();
+    let release: () => void = () => {};
+    let started = 0;
+    service.setDesiredPublisher(() => {
+      started++;
+      return new Promise<void>((resolve) => {
+        release = resolve;
+      });
+    });
+    const change = await service.rotate({ keyId: '', reason: 'r' }, caller);
+    expect(change.agents).toBe(2);
+    expect(store.desired.get('a1')?.generation).toBe(5);
+    let settled = false;
+    const done = service.settled().then(() => {
+      settled = true;
+    });
+    await new Promise((r) => setImmediate(r));
+    expect(started).toBe(1);
+    expect(settled).toBe(false);
+    release();
+    await done;
+  });
+
+  it('keeps the committed change when publishing fails (the repair pass writes it later), and says so', async () => {
+    const { store, service, logs } = await setup();
     service.setDesiredPublisher(async () => {
       throw new Error('nats down');
     });
@@ -243,5 +295,83 @@ describe('delivery of re-issued desired states', () => {
     expect(change.agents).toBe(2);
     expect(store.desired.get('a1')?.generation).toBe(5);
     expect((await service.activeSigner()).keyId).toBe(change.key.keyId);
+    await service.settled();
+    expect(logs.find((l) => l.msg === 'registry.trust.publish_deferred')).toMatchObject({ agents: 2 });
+  });
+});
+
+describe('rotation safety', () => {
+  it('generates a key only once every check passed', async () => {
+    const { store, first } = await setup();
+    const dir = mkdtempSync(join(tmpdir(), 'mw-keys-'));
+    const stranger = new SigningKeyService({
+      store,
+      keys: Keyring.load({ devKeyDir: dir }),
+      encodeBundle: () => new Uint8Array(),
+      now: Date.now,
+      log: pino({ level: 'silent' }),
+    });
+    const before = readdirSync(dir);
+    expect((await failure(stranger.rotate({ keyId: '', reason: 'r' }, caller))).message).toMatch(
+      /not held by this replica/,
+    );
+    expect(readdirSync(dir)).toEqual(before);
+    expect(await store.activeKeyId()).toBe(first.keyId);
+  });
+
+  it('deletes the generated key file when the change does not commit', async () => {
+    const inner = new InMemorySigningKeyStore();
+    const { service, keyring, keyFiles, first } = await setup({ store: failingAtBundle(inner) });
+    const before = keyFiles();
+    await expect(service.rotate({ keyId: '', reason: 'r' }, caller)).rejects.toThrow(/connection lost/);
+    expect(keyFiles()).toEqual(before);
+    expect(keyring.held().map((k) => k.keyId)).toEqual([first.keyId]);
+    expect(await inner.activeKeyId()).toBe(first.keyId);
+  });
+
+  it('takes the same rotation by the same actor within a minute for a retry, and creates no second key', async () => {
+    const { store, service, keyFiles, advance } = await setup();
+    const change = await service.rotate({ keyId: '', reason: 'yearly rotation' }, caller);
+    const files = keyFiles();
+    const retry = await failure(service.rotate({ keyId: '', reason: 'yearly rotation' }, caller));
+    expect(retry.code).toBe(ErrorCode.PRECONDITION);
+    expect(retry.message).toMatch(
+      new RegExp(
+        `alice already rotated with this reason \\d+ s ago \\(signing_key/${change.key.keyId}\\): taken for a retry`,
+      ),
+    );
+    expect(keyFiles()).toEqual(files);
+    expect(await store.activeKeyId()).toBe(change.key.keyId);
+    expect(store.bundles).toHaveLength(1);
+    // Someone else, another reason, or later: a new rotation.
+    await service.rotate({ keyId: '', reason: 'yearly rotation' }, { ...caller, actor: 'bob' });
+    await service.rotate({ keyId: '', reason: 'second thoughts' }, caller);
+    advance(ROTATE_RETRY_WINDOW_MS);
+    await service.rotate({ keyId: '', reason: 'yearly rotation' }, caller);
+    expect(store.bundles).toHaveLength(4);
+    expect(keyFiles()).toHaveLength(files.length + 3);
+  });
+
+  it('refuses to generate a key without a key directory, naming the way with --key-id', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mw-keyfile-'));
+    const keyFile = join(dir, 'signing-key.pem');
+    writeFileSync(keyFile, generateKeyPairSync('ed25519').privateKey.export({ format: 'pem', type: 'pkcs8' }));
+    const store = new InMemorySigningKeyStore();
+    const keyring = Keyring.load({ keyFile });
+    const service = new SigningKeyService({
+      store,
+      keys: keyring,
+      encodeBundle: () => new Uint8Array(),
+      now: Date.now,
+      log: pino({ level: 'silent' }),
+    });
+    await service.init();
+    const err = await failure(service.rotate({ keyId: '', reason: 'r' }, caller));
+    expect(err.code).toBe(ErrorCode.PRECONDITION);
+    expect(err.message).toMatch(
+      /signing\.keyDir, which is not set on this replica: provision .* and rotate with --key-id/,
+    );
+    expect(store.bundles).toEqual([]);
+    expect(readdirSync(dir)).toEqual(['signing-key.pem']);
   });
 });

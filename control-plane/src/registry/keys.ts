@@ -10,6 +10,8 @@ export interface KeyHolder {
   get(keyId: string): (Signer & PublicKeyRef) | undefined;
   /** @throws PreconditionError when there is nowhere to put a new key. */
   generate(): Signer & PublicKeyRef;
+  /** Deletes a key `generate` made that never became known (its rotation failed). */
+  discard(keyId: string): void;
 }
 
 export interface SigningKeyDeps {
@@ -27,7 +29,7 @@ export interface KeyChange {
   bundleSequence: number;
   /** `model@version` re-signed with the active key. */
   resignedVersions: string[];
-  /** Agents whose desired state was re-issued. */
+  /** Agents whose desired state was re-issued (written to KV in the background after the reply). */
   agents: number;
   /** `model@version` now signed only by revoked keys (first 100). */
   unusableVersions: string[];
@@ -35,6 +37,8 @@ export interface KeyChange {
 
 const KEY_ID = /^[0-9a-f]{16}$/;
 const UNUSABLE_LISTED = 100;
+/** A rotation by the same actor with the same reason within this window is taken for a retry. */
+export const ROTATE_RETRY_WINDOW_MS = 60_000;
 
 /**
  * Signing-key rotation and revocation. Each change, in one transaction: the key table, re-signatures
@@ -44,25 +48,31 @@ const UNUSABLE_LISTED = 100;
  */
 export class SigningKeyService {
   private publishDesired: (() => Promise<void>) | undefined;
+  private publishing: Promise<void> = Promise.resolve();
 
   constructor(private readonly deps: SigningKeyDeps) {}
 
   /**
-   * How re-issued desired states reach the KV at once (the rollouts' writer). Without it, or when it
-   * fails, the rollout controller's repair pass writes them a few seconds later.
+   * How re-issued desired states reach the KV (the rollouts' writer), run in the background after a
+   * change commits. Without it, or when it fails, the rollout controller's repair pass writes them a
+   * few seconds later.
    */
   setDesiredPublisher(fn: () => Promise<void>): void {
     this.publishDesired = fn;
   }
 
-  private async delivered<T extends { agents: number } | number>(change: T): Promise<T> {
-    const agents = typeof change === 'number' ? change : change.agents;
-    if (agents > 0 && this.publishDesired) {
-      await this.publishDesired().catch((err: unknown) =>
-        this.deps.log.warn({ err, agents }, 'registry.trust.publish_deferred'),
-      );
-    }
-    return change;
+  /** Resolves once the background KV writes started so far are done (shutdown, tests). */
+  settled(): Promise<void> {
+    return this.publishing;
+  }
+
+  /** Queues one publish of the pending desired states; the RPC does not wait for 100k KV writes. */
+  private deliver(agents: number): void {
+    const publish = this.publishDesired;
+    if (agents === 0 || !publish) return;
+    this.publishing = this.publishing.then(() =>
+      publish().catch((err: unknown) => this.deps.log.warn({ err, agents }, 'registry.trust.publish_deferred')),
+    );
   }
 
   /** On a database without an active key, the configured key becomes active; logs which key signs. */
@@ -79,14 +89,17 @@ export class SigningKeyService {
     }
   }
 
-  /** @throws PreconditionError when no key is active or this replica does not hold the active key. */
-  async activeSigner(): Promise<Signer> {
-    const id = await this.deps.store.activeKeyId();
+  /**
+   * The signer of the active key, `activeKeyId` when the caller read it under a lock.
+   * @throws PreconditionError when no key is active or this replica does not hold the active key.
+   */
+  async activeSigner(activeKeyId?: string): Promise<Signer> {
+    const id = activeKeyId ?? (await this.deps.store.activeKeyId());
     if (!id) throw new PreconditionError('no signing key is configured (signing.keyFile)', { field: 'signing' });
     const signer = this.deps.keys.get(id);
     if (!signer) {
       throw new PreconditionError(
-        `the active signing key ${id} is not held by this replica: add its private key to signing.keyDir`,
+        `the active signing key ${id} is not held by this replica: add its private key to signing.keyDir (the same secret or volume on every replica)`,
         { field: 'signing' },
       );
     }
@@ -98,32 +111,76 @@ export class SigningKeyService {
   }
 
   /**
-   * Makes `keyId` (a key this replica holds) or a newly generated key the active signing key.
-   * @throws PreconditionError when the key is unknown here, revoked or already active, or when this
-   *   replica does not hold the current key (agents that only trust it would be stranded).
+   * Makes `keyId` (a key this replica holds) or a newly generated key the active signing key. A key is
+   * generated only once every check passed, and its file is deleted again when the change fails.
+   * @throws PreconditionError when the key is unknown here, revoked or already active, when this
+   *   replica does not hold the current key (agents that only trust it would be stranded), when there
+   *   is no key directory to generate into, or when the same actor made a rotation with the same
+   *   reason in the last minute (a retry: it would create yet another key).
    */
   async rotate(req: { keyId: string; reason: string }, caller: Caller): Promise<KeyChange> {
     checkReason(req.reason);
-    if (req.keyId) checkKeyId(req.keyId);
-    const next = req.keyId ? this.held(req.keyId) : this.deps.keys.generate();
-    const change = await this.deps.store.transaction(async (tx) => {
-      const keys = await tx.lockKeys();
-      const previous = keys.find((k) => k.active);
-      const known = keys.find((k) => k.keyId === next.keyId);
-      if (known?.revokedAtMs) throw new PreconditionError(`signing key ${next.keyId} is revoked`, { field: 'key_id' });
-      if (previous?.keyId === next.keyId) {
-        throw new PreconditionError(`signing key ${next.keyId} is already active`, { field: 'key_id' });
-      }
-      if (previous && !this.deps.keys.get(previous.keyId)) {
-        throw new PreconditionError(
-          `the current signing key ${previous.keyId} is not held by this replica: agents that trust only it would never accept the new key`,
-          { field: 'key_id' },
-        );
-      }
-      await tx.activate({ keyId: next.keyId, publicKey: next.publicKey }, this.deps.now());
-      return this.finish(tx, 'signing_key.rotate', next.keyId, previous, req.reason, caller);
-    });
-    return this.delivered(change);
+    if (req.keyId) {
+      checkKeyId(req.keyId);
+      this.held(req.keyId);
+    }
+    let generated: string | undefined;
+    try {
+      const change = await this.deps.store.transaction(async (tx) => {
+        const keys = await tx.lockKeys();
+        await tx.lockDesiredStates();
+        await this.refuseRetry(tx, req.reason, caller);
+        const previous = keys.find((k) => k.active);
+        if (previous && !this.deps.keys.get(previous.keyId)) {
+          throw new PreconditionError(
+            `the current signing key ${previous.keyId} is not held by this replica: agents that trust only it would never accept the new key`,
+            { field: 'key_id' },
+          );
+        }
+        const known = req.keyId ? keys.find((k) => k.keyId === req.keyId) : undefined;
+        if (known?.revokedAtMs) throw new PreconditionError(`signing key ${req.keyId} is revoked`, { field: 'key_id' });
+        if (req.keyId && previous?.keyId === req.keyId) {
+          throw new PreconditionError(`signing key ${req.keyId} is already active`, { field: 'key_id' });
+        }
+        let next: Signer & PublicKeyRef;
+        if (req.keyId) next = this.held(req.keyId);
+        else {
+          next = this.deps.keys.generate();
+          generated = next.keyId;
+        }
+        await tx.activate({ keyId: next.keyId, publicKey: next.publicKey }, this.deps.now());
+        return this.finish(tx, 'signing_key.rotate', next.keyId, previous, req.reason, caller);
+      });
+      this.deliver(change.agents);
+      return change;
+    } catch (err) {
+      if (generated) await this.discard(generated);
+      throw err;
+    }
+  }
+
+  /** Deletes a generated key whose rotation failed, unless it became active after all (a lost commit reply). */
+  private async discard(keyId: string): Promise<void> {
+    try {
+      if ((await this.deps.store.activeKeyId()) === keyId) return;
+      this.deps.keys.discard(keyId);
+      this.deps.log.info({ keyId }, 'registry.signing_key.discarded');
+    } catch (err) {
+      this.deps.log.warn({ err, keyId }, 'registry.signing_key.discard_failed');
+    }
+  }
+
+  /** A client retrying a rotation whose reply it lost must not create a second key. */
+  private async refuseRetry(tx: SigningKeyTx, reason: string, caller: Caller): Promise<void> {
+    const now = this.deps.now();
+    const action = 'signing_key.rotate';
+    const last = await tx.recentChange({ action, actor: caller.actor, reason, sinceMs: now - ROTATE_RETRY_WINDOW_MS });
+    if (!last) return;
+    throw new PreconditionError(
+      `${caller.actor} already rotated with this reason ${Math.max(0, Math.round((now - last.atMs) / 1000))} s ago (${last.target}): ` +
+        'taken for a retry, nothing changed; give another --reason to rotate again',
+      { field: 'reason' },
+    );
   }
 
   /**
@@ -135,6 +192,7 @@ export class SigningKeyService {
     checkKeyId(req.keyId);
     const change = await this.deps.store.transaction(async (tx) => {
       const keys = await tx.lockKeys();
+      await tx.lockDesiredStates();
       const key = keys.find((k) => k.keyId === req.keyId);
       if (!key) throw new NotFoundError('signing key', req.keyId);
       if (key.revokedAtMs) {
@@ -151,7 +209,8 @@ export class SigningKeyService {
       await tx.revoke(req.keyId, this.deps.now(), req.reason);
       return this.finish(tx, 'signing_key.revoke', req.keyId, undefined, req.reason, caller);
     });
-    return this.delivered(change);
+    this.deliver(change.agents);
+    return change;
   }
 
   /**
@@ -165,14 +224,15 @@ export class SigningKeyService {
       tx.reissueDesired(new Map(), { reason, atMs: this.deps.now(), missingOnly: true }),
     );
     if (n > 0) this.deps.log.info({ agents: n }, 'registry.trust.sweep');
-    return this.delivered(n);
+    this.deliver(n);
+    return n;
   }
 
   private held(keyId: string): Signer & PublicKeyRef {
     const signer = this.deps.keys.get(keyId);
     if (!signer) {
       throw new PreconditionError(
-        `signing key ${keyId} is not held by this replica: put its private key in signing.keyDir on every replica`,
+        `signing key ${keyId} is not held by this replica: provision its private key into signing.keyDir on every replica (a shared secret or volume) first`,
         { field: 'key_id' },
       );
     }

@@ -47,6 +47,11 @@ export interface RegistryTx {
   appendAudit(entry: AuditEntry): Promise<void>;
   /** Reads a signing key, holding off its revocation until the transaction ends. */
   lockSigningKey(keyId: string): Promise<TrustKey | undefined>;
+  /**
+   * The id of the active signing key, holding off key changes until the transaction ends: a version
+   * committed with it is either committed before a rotation (which re-signs it) or signed by the new key.
+   */
+  lockActiveKey(): Promise<string | undefined>;
 }
 
 /** Where the registry lives: Postgres in production, `InMemoryRegistryStore` in unit tests. */
@@ -85,12 +90,22 @@ export interface SigningKeyStore {
 export interface SigningKeyTx {
   /** Every signing key, locked until the transaction ends: key changes run one at a time. */
   lockKeys(): Promise<TrustKey[]>;
+  /** Takes the lock every desired-state writer takes first (after `lockKeys`), until the transaction ends. */
+  lockDesiredStates(): Promise<void>;
+  /** The newest audited `action` by `actor` with exactly `reason` after `sinceMs`, if any. */
+  recentChange(q: {
+    action: string;
+    actor: string;
+    reason: string;
+    sinceMs: number;
+  }): Promise<{ target: string; atMs: number } | undefined>;
   /** Inserts `key` when new and makes it the only active key. */
   activate(key: PublicKeyRef, atMs: number): Promise<void>;
   revoke(keyId: string, atMs: number, reason: string): Promise<void>;
   /**
    * Signatures not by `activeKeyId` that agents may still need: of versions that are aliased, named by
-   * a desired state or by an active rollout (`versions`), and the distinct signatures desired states
+   * a desired state or by an active rollout, or that an agent reported running or as its previous
+   * version (`versions`), and the distinct signatures desired states
    * carry (`desired`; a signed rollback signs other bytes than the version's own signature).
    */
   staleSignatures(activeKeyId: string): Promise<{ versions: VersionSignatureRef[]; desired: VersionSignature[] }>;
@@ -102,9 +117,11 @@ export interface SigningKeyTx {
   insertBundle(bundle: TrustBundleData, by: { actor: string; reason: string; atMs: number }): Promise<void>;
   /**
    * Re-issues the desired state of every agent that is not decommissioned (generation + 1, KV write
-   * pending: the rollout controller's repair pass writes it, with the newest bundle), swapping each
-   * model or shadow signature whose payload is in `resigned` (keyed by base64 payload); agents without
-   * a desired state get one that names no model. With `missingOnly` only the latter.
+   * pending: the key change publishes it after commit, else the rollout controller's repair pass, with
+   * the newest bundle), swapping each model or shadow signature whose payload is in `resigned` (keyed
+   * by base64 payload) and replacing `resignatures` with the active key's signatures of the versions
+   * the agent runs or falls back to besides those; agents without a desired state get one that names
+   * no model. With `missingOnly` only the latter.
    * @returns the number of agents whose desired state was written.
    */
   reissueDesired(
@@ -155,5 +172,8 @@ export type PayloadEncoder = (payload: SignedPayloadData) => Uint8Array;
 /** Canonical bytes of a trust bundle (the TrustBundlePayload protobuf in production). */
 export type BundleEncoder = (content: TrustBundleContent) => Uint8Array;
 
-/** The key that signs new versions, as this replica can use it. */
-export type ActiveSigner = () => Promise<Signer>;
+/**
+ * The key that signs new versions, as this replica can use it; `activeKeyId` when the caller read it
+ * under a lock (`RegistryTx.lockActiveKey`), else it is read now.
+ */
+export type ActiveSigner = (activeKeyId?: string) => Promise<Signer>;

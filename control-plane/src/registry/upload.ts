@@ -164,8 +164,12 @@ function commit(
   caller: Caller,
 ): Promise<ModelVersion> {
   return deps.store.transaction(async (tx) => {
-    // The key active now, not at the start of the upload: a rotation meanwhile is honoured.
-    const signer = await deps.signer();
+    // The key active now, read under a lock a key change waits for: either this version commits first
+    // (and the rotation re-signs it) or it is signed by the new key, never by the old one after it.
+    const activeKeyId = await tx.lockActiveKey();
+    if (!activeKeyId)
+      throw new PreconditionError('no signing key is configured (signing.keyFile)', { field: 'signing' });
+    const signer = await deps.signer(activeKeyId);
     const model = await tx.lockModel(manifest.model);
     if (!model)
       throw new PreconditionError(`model ${JSON.stringify(manifest.model)} does not exist`, {

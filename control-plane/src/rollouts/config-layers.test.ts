@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { type ConfigLayer, mergedConfig, rolloutLayers } from './config-layers.js';
+import { type ConfigLayer, layersOnSuccess, mergedConfig, rolloutLayers } from './config-layers.js';
 import type { Selector } from './domain.js';
 
 const sel = (over: Partial<Selector> = {}): Selector => ({ siteIds: [], labels: {}, excludeAgentIds: [], ...over });
@@ -61,5 +61,45 @@ describe('merged agent config', () => {
 
   it('is undefined when no layer applies', () => {
     expect(mergedConfig(stored.slice(2), agent)).toBeUndefined();
+  });
+});
+
+describe('layers a config rollout stores when it succeeds', () => {
+  const members = [
+    { agentId: 'a1', state: 'active' as const },
+    { agentId: 'a2', state: 'failed' as const },
+    { agentId: 'a3', state: 'excluded' as const },
+    { agentId: 'a4', state: 'notified' as const },
+  ];
+  const at = (id: string, siteId = 'plant-a') => ({ id, siteId, labels: {} });
+
+  it('stores its scope layer unchanged when no member refused it', () => {
+    const ok = members.filter((m) => m.state !== 'failed');
+    expect(layersOnSuccess(sel(), cfg, ok, 5)).toEqual(rolloutLayers(sel(), cfg, ['a1', 'a4'], 5));
+  });
+
+  it('keeps the layer from the members that refused it, and only from them', () => {
+    const layers = layersOnSuccess(sel({ siteIds: ['plant-a'] }), cfg, members, 5);
+    expect(layers.map((l) => [l.scope, l.selector, [...(l.exceptAgents ?? [])]])).toEqual([
+      ['site', { site: 'plant-a' }, ['a2']],
+    ]);
+    expect(mergedConfig(layers, at('a1'))).toEqual(cfg);
+    expect(mergedConfig(layers, at('a2'))).toBeUndefined();
+    expect(mergedConfig(layers, at('a5'))).toEqual(cfg); // an agent that joins the site later gets it
+    expect(mergedConfig(layers, at('a1', 'plant-b'))).toBeUndefined();
+  });
+
+  it('leaves a refusing agent out of the agent-layer fallback, and stores nothing when nobody took it', () => {
+    const target = sel({ excludeAgentIds: ['a9'] });
+    expect(layersOnSuccess(target, cfg, members, 5).map((l) => l.selector.agent)).toEqual(['a1', 'a4']);
+    const refusedByAll = members.map((m) => ({ ...m, state: m.state === 'excluded' ? m.state : ('failed' as const) }));
+    expect(layersOnSuccess(sel(), cfg, refusedByAll, 5)).toEqual([]);
+  });
+
+  it('leaves a refusing agent on the layers it had before', () => {
+    const older: ConfigLayer = { scope: 'fleet', selector: {}, config: { alerts: { holdOffS: 5 } }, createdAtMs: 1 };
+    const layers = [older, ...layersOnSuccess(sel(), cfg, members, 5)];
+    expect(mergedConfig(layers, at('a2'))).toEqual({ alerts: { holdOffS: 5 } });
+    expect(mergedConfig(layers, at('a1'))).toEqual(cfg);
   });
 });

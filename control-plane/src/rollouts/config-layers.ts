@@ -1,5 +1,5 @@
 /** Layered agent configuration: fleet -> site -> label group -> agent, later wins (deep merge of objects). */
-import type { Selector, TargetAgent } from './domain.js';
+import type { Member, Selector, TargetAgent } from './domain.js';
 
 export type ConfigScope = 'fleet' | 'site' | 'label_group' | 'agent';
 
@@ -9,11 +9,14 @@ export interface ConfigLayer {
   selector: Record<string, string>;
   config: Record<string, unknown>;
   createdAtMs: number;
+  /** Agents the layer does not apply to although its scope names them (they refused it). */
+  exceptAgents?: ReadonlySet<string>;
 }
 
 const ORDER: Record<ConfigScope, number> = { fleet: 0, site: 1, label_group: 2, agent: 3 };
 
 function applies(layer: ConfigLayer, a: Pick<TargetAgent, 'id' | 'siteId' | 'labels'>): boolean {
+  if (layer.exceptAgents?.has(a.id)) return false;
   switch (layer.scope) {
     case 'fleet':
       return true;
@@ -83,4 +86,28 @@ export function rolloutLayers(
     return [labels ? layer('label_group', { ...target.labels }) : layer('fleet', {})];
   }
   return agentIds.map((agent) => layer('agent', { agent }));
+}
+
+/** Member states of agents that did not take a rollout: they refused its config or failed (or undid) its update. */
+const REFUSED: ReadonlySet<Member['state']> = new Set(['failed', 'rolled_back']);
+
+/**
+ * What a config rollout stores when it succeeds: the layers it stood for while it ran, for the
+ * members that reached it. Members that refused it stay out (gates may pass with a few failures):
+ * a scope-wide layer lists them in `exceptAgents`, an agent-layer fallback leaves their layer out,
+ * so their later desired states do not carry a config they refuse.
+ */
+export function layersOnSuccess(
+  target: Selector,
+  config: Record<string, unknown>,
+  members: readonly Pick<Member, 'agentId' | 'state'>[],
+  atMs: number,
+): ConfigLayer[] {
+  const reached = members.filter((m) => m.state !== 'excluded');
+  const refused = new Set(reached.filter((m) => REFUSED.has(m.state)).map((m) => m.agentId));
+  const took = reached.filter((m) => !refused.has(m.agentId)).map((m) => m.agentId);
+  if (took.length === 0) return [];
+  const layers = rolloutLayers(target, config, took, atMs);
+  if (refused.size === 0) return layers;
+  return layers.map((l) => (l.scope === 'agent' ? l : { ...l, exceptAgents: refused }));
 }

@@ -12,6 +12,7 @@ function evidence(over: Partial<StageEvidence> = {}): StageEvidence {
     eligible: 4,
     shadowStage: false,
     settling: 0,
+    cohort: 4,
     ...over,
   };
 }
@@ -68,5 +69,21 @@ describe('gate evaluation', () => {
     const failing = evaluateStage([...ok, gate('latency_p99_us', 10), gate('error_rate', 0.01, 10_000)], evidence());
     expect(failing.kind).toBe('fail');
     expect(evaluateStage([], evidence()).kind).toBe('pass');
+  });
+
+  it('says a stage without agents waits because it has none, not only which gates lack samples', () => {
+    const none = evidence({
+      canary: EMPTY_TOTALS,
+      selfTestPassed: 0,
+      active: 0,
+      eligible: 0,
+      cohort: 0,
+    });
+    const v = evaluateStage([gate('self_test_pass_rate', 1, 1), gate('error_rate', 0.01)], none);
+    expect(v.kind).toBe('insufficient');
+    if (v.kind !== 'insufficient') return;
+    expect(v.reason).toMatch(/^the stage has no agents .*: self_test_pass_rate insufficient: 0 of 1 samples/);
+    const some = evaluateStage([gate('error_rate', 0.01, 10_000)], evidence());
+    expect(some.kind === 'insufficient' && some.reason).toMatch(/^error_rate insufficient/);
   });
 });

@@ -52,6 +52,8 @@ export interface StageEvidence {
   shadowStage: boolean;
   /** Online cohort agents still on their way (notified, downloading, verifying, self-testing, waiting). */
   settling: number;
+  /** Members of the stages reached so far, excluded ones left out. */
+  cohort: number;
 }
 
 interface Measured {
@@ -172,7 +174,12 @@ export function evaluateStage(gates: readonly Gate[], ev: StageEvidence): StageV
   const bad = results.filter((r) => r.outcome === 'fail' || r.outcome === 'missing');
   if (bad.length > 0) return { kind: 'fail', gates: results, reason: bad.map(describe).join('; ') };
   const waiting = results.filter((r) => r.outcome === 'insufficient');
-  if (waiting.length > 0) return { kind: 'insufficient', gates: results, reason: waiting.map(describe).join('; ') };
+  if (waiting.length > 0) {
+    const why = waiting.map(describe).join('; ');
+    // Said first, as it is the cause: without agents no gate ever gets samples, the stage only times out.
+    const reason = ev.cohort === 0 ? `the stage has no agents (none assigned, or all left the target): ${why}` : why;
+    return { kind: 'insufficient', gates: results, reason };
+  }
   return { kind: 'pass', gates: results };
 }
 

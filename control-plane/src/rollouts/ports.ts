@@ -55,20 +55,30 @@ export interface RolloutStore {
   appendDecision(d: Decision): Promise<void>;
   /** Agents the selector picks, minus pinned and decommissioned ones; `online` by last heartbeat. */
   targetAgents(sel: Selector, nowMs: number): Promise<TargetAgent[]>;
-  /** Summed ModelStats of `agents` between the times, on `version` (or on any other version). */
-  stats(q: {
-    agentIds: string[];
-    fromMs: number;
-    toMs: number;
-    version: string;
-    onVersion: boolean;
-  }): Promise<StatsTotals>;
+  /**
+   * Summed ModelStats of each agent over its own window: the intervals that started at or after
+   * `fromMs` and were reported before `toMs` (agent clock, as the records carry it). With `version`,
+   * only the intervals on that version (`onVersion`) or on any other; without it, every version.
+   */
+  stats(q: { windows: StatsWindow[]; version?: { version: string; onVersion: boolean } }): Promise<StatsTotals>;
+  /**
+   * When each agent first reported, in this rollout, the config of the desired state the rollout last
+   * wrote to it (`config_generation` >= that generation); agents that have not are absent.
+   */
+  configAppliedAt(rolloutId: string, agentIds: string[]): Promise<Map<string, number>>;
   /** Time zone and maintenance windows per site. */
   sites(ids: string[]): Promise<Map<string, SiteWindows>>;
   configLayers(): Promise<ConfigLayer[]>;
   /** The running model version reported per agent. */
   runningVersions(agentIds: string[]): Promise<Map<string, string>>;
   setFleetSetting(key: string, value: Record<string, unknown>, actor: string): Promise<void>;
+}
+
+/** One agent's time window of ModelStats evidence. */
+export interface StatsWindow {
+  agentId: string;
+  fromMs: number;
+  toMs: number;
 }
 
 export interface SiteWindows {
@@ -104,6 +114,11 @@ export interface DesiredSpec {
   rolloutId: string;
   reason: string;
   issuedAtMs: number;
+  /**
+   * Re-signatures by the active key of versions the agent runs or falls back to besides `model` and
+   * `shadow`, written by a signing-key change (registry/keys.ts); kept by later writes until the next.
+   */
+  resignatures?: { model: string; version: string; signature: VersionSignature }[];
 }
 
 /** Desired states, the source of truth in Postgres `desired_states`. */

@@ -1,5 +1,5 @@
 /** One controller tick of one rollout, from stored state only (so a new leader continues seamlessly). */
-import { rolloutLayers } from './config-layers.js';
+import { layersOnSuccess } from './config-layers.js';
 import type { RolloutDeps } from './deps.js';
 import { type BuildContext, type DesiredIntent, writeDesired } from './desired.js';
 import {
@@ -213,7 +213,10 @@ async function leaveShadow(deps: RolloutDeps, r: Rollout, members: Member[], to:
   );
 }
 
-/** A config rollout's layers are stored in the same transaction: later desired states keep them. */
+/**
+ * A config rollout's layers are stored in the same transaction: later desired states keep them,
+ * except for members that refused it.
+ */
 async function succeed(
   deps: RolloutDeps,
   r: Rollout,
@@ -222,8 +225,7 @@ async function succeed(
   now: number,
 ): Promise<void> {
   const d = decision(r, 'succeeded', now, { gates, reason: `${rolloutSubject(r.spec)} reached every stage` });
-  const reached = members.filter((m) => m.state !== 'excluded').map((m) => m.agentId);
-  const addLayers = r.spec.config ? rolloutLayers(r.spec.target, r.spec.config, reached, now) : undefined;
+  const addLayers = r.spec.config ? layersOnSuccess(r.spec.target, r.spec.config, members, now) : undefined;
   if (
     !(await deps.store.change(r.id, {
       patch: { status: 'succeeded', statusReason: d.reason },

@@ -99,6 +99,7 @@ export class RolloutService {
         bakeS: s.bakeS,
       };
     });
+    warnings.push(...emptyStageWarnings(stages));
     return { stages, targetSize: target.length, warnings, assignment: stageOf, target };
   }
 
@@ -321,6 +322,18 @@ export class RolloutService {
     for (const v of running.values()) if (v && v !== spec.version) counts.set(v, (counts.get(v) ?? 0) + 1);
     return [...counts].sort((a, b) => b[1] - a[1])[0]?.[0] ?? '';
   }
+}
+
+/** Stages whose cohort (their agents and those of earlier stages) is empty: their gates never get samples. */
+function emptyStageWarnings(stages: readonly PlannedStage[]): string[] {
+  const out: string[] = [];
+  let cohort = 0;
+  for (const s of stages) {
+    cohort += s.agentIds.length;
+    if (cohort === 0 && s.gates.length > 0)
+      out.push(`stage ${s.name} gets no agents: its gates get no samples, so it waits for its timeout`);
+  }
+  return out;
 }
 
 export function overlapError(r: Rollout): PreconditionError {

@@ -3,6 +3,7 @@ import { generateKeyPairSync, sign } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { ErrorCode, IntegrityError, MillwrightError } from '../domain/errors.js';
 import type { ModelManifest } from '../domain/model.js';
+import type { TrustBundleOutcome, UpdateMetrics } from './metrics.js';
 import type {
   ArtifactFetcher,
   ConditionResult,
@@ -77,6 +78,28 @@ export class FakeFetcher implements ArtifactFetcher {
     const out = Buffer.from(bytes);
     if (this.corrupt) out[0] = (out[0] ?? 0) ^ 0xff;
     await writeFile(req.partialPath, out);
+  }
+}
+
+/** Keeps what the update manager counted: the last value of each gauge, every counter event. */
+export class RecordingMetrics implements UpdateMetrics {
+  readonly events: string[] = [];
+  readonly gauges = new Map<string, boolean>();
+
+  trustBundle(outcome: TrustBundleOutcome): void {
+    this.events.push(`trust_bundle ${outcome}`);
+  }
+  trustBlocked(on: boolean): void {
+    this.gauges.set('trust_blocked', on);
+  }
+  activeRevoked(on: boolean): void {
+    this.gauges.set('active_revoked', on);
+  }
+  revokedDropped(slot: 'previous' | 'shadow'): void {
+    this.events.push(`revoked_dropped ${slot}`);
+  }
+  configRefused(on: boolean): void {
+    this.gauges.set('config_refused', on);
   }
 }
 

@@ -307,24 +307,46 @@ describe('update manager: watchdog and restarts', () => {
     expect(env.slots.activeVersion()).toBe('2.0.0');
   });
 
-  it('does not retry a rolled-back version for the same generation, but a later generation may offer it again', async () => {
+  it('does not retry a rolled-back version when a key change re-issues its rollout, even after a restart, but another rollout may', async () => {
     const env = await setup();
     const v2 = await switchedToV2(env);
     env.slots.observe('2.0.0', 50, 'unknown', new Error('boom'));
     await vi.waitFor(async () => {
       const p = JSON.parse(await readFile(join(env.dir, 'models', 'current.json'), 'utf8'));
-      expect(p.active.version).toBe('1.0.0');
+      expect(p.rejected).toEqual([expect.objectContaining({ version: '2.0.0', rolloutId: 'r1', generation: 2 })]);
     });
+    // A signing-key rotation re-issues the desired state: generation + 1, same rollout, same model.
+    const calls = env.fetcher.calls;
+    env.desired.push(desiredUpdate({ generation: 3, model: v2, rules: rules({ watchdogS: 60 }) }));
+    await vi.waitFor(() => expect(env.reporter.last()).toMatchObject({ phase: 'rolled_back', desiredGeneration: 3 }));
+    expect(env.reporter.last()?.reason).toMatch(/boom/);
+    expect(env.fetcher.calls).toBe(calls);
+    expect(env.slots.activeVersion()).toBe('1.0.0');
     await env.manager.stop();
 
     const again = await setup(env.dir);
-    again.desired.push(desiredUpdate({ generation: 2, model: v2, rules: rules({ watchdogS: 60 }) }));
-    await vi.waitFor(() => expect(again.reporter.last()?.phase).toBe('rolled_back'));
-    expect(again.reporter.last()?.reason).toMatch(/boom/);
+    again.desired.push(desiredUpdate({ generation: 4, model: v2, rules: rules({ watchdogS: 60 }) }));
+    await vi.waitFor(() => expect(again.reporter.last()).toMatchObject({ phase: 'rolled_back', desiredGeneration: 4 }));
     expect(again.fetcher.calls).toBe(0);
     again.fetcher.artifacts.set(v2.url, env.fetcher.artifacts.get(v2.url)!);
-    again.desired.push(desiredUpdate({ generation: 3, model: v2 }));
+    again.desired.push(desiredUpdate({ generation: 5, rolloutId: 'r2', model: v2 }));
     await vi.waitFor(() => expect(again.slots.activeVersion()).toBe('2.0.0'));
+  });
+
+  it('lets a signed rollback offer a rejected version again, but not a re-issue of the rejected rollback', async () => {
+    const env = await setup();
+    await switchedToV2(env);
+    env.slots.observe('2.0.0', 50, 'unknown', new Error('boom'));
+    expect(env.slots.activeVersion()).toBe('1.0.0');
+    const rollback = version(env.fetcher, '2.0.0', { sequence: 2, release: { rollback: true, rollbackFrom: '1.0.0' } });
+    env.desired.push(desiredUpdate({ generation: 3, model: rollback, rules: rules({ watchdogS: 60 }) }));
+    await vi.waitFor(() => expect(env.slots.activeVersion()).toBe('2.0.0'));
+    env.slots.observe('2.0.0', 50, 'unknown', new Error('boom again'));
+    expect(env.slots.activeVersion()).toBe('1.0.0');
+    env.desired.push(desiredUpdate({ generation: 4, model: rollback, rules: rules({ watchdogS: 60 }) }));
+    await vi.waitFor(() => expect(env.reporter.last()).toMatchObject({ phase: 'rolled_back', desiredGeneration: 4 }));
+    expect(env.reporter.last()?.reason).toMatch(/boom again/);
+    expect(env.slots.activeVersion()).toBe('1.0.0');
   });
 
   it('resumes the last good model and its fallback after a restart with no network', async () => {
@@ -363,21 +385,36 @@ describe('update manager: config overlay', () => {
     expect(env.overlay.current().alerts).toEqual({ holdOffS: 30, resolveAfterNormal: 5 });
   });
 
-  it('fails a generation whose config is invalid, keeping the previous config and model, without stopping', async () => {
+  it('takes the model of a generation whose config is refused, keeping the previous config and reporting the refusal apart', async () => {
     const env = await setup(undefined, true);
     const v1 = version(env.fetcher, '1.0.0', { sequence: 1 });
     env.desired.push(desiredUpdate({ generation: 1, model: v1, config: { alerts: { holdOffS: 30 } } }));
     await vi.waitFor(() => expect(env.slots.activeVersion()).toBe('1.0.0'));
     const v2 = version(env.fetcher, '2.0.0', { sequence: 2 });
-    env.desired.push(desiredUpdate({ generation: 2, model: v2, config: { alerts: { holdOffS: 30, colour: 'red' } } }));
-    await vi.waitFor(() => expect(env.reporter.last()?.phase).toBe('failed'));
-    expect(env.reporter.last()).toMatchObject({ version: '2.0.0', desiredGeneration: 2, configGeneration: 1 });
-    expect(env.reporter.last()!.reason).toMatch(/^config refused: config key alerts\.colour is not hot-reloadable/);
-    expect(env.slots.activeVersion()).toBe('1.0.0');
+    const bad = { alerts: { holdOffS: 30, colour: 'red' } };
+    env.desired.push(desiredUpdate({ generation: 2, model: v2, config: bad }));
+    await vi.waitFor(() => expect(env.slots.activeVersion()).toBe('2.0.0'));
+    const refused = expect.stringMatching(/^config key alerts\.colour is not hot-reloadable/);
+    expect(env.reporter.last()).toMatchObject({
+      phase: 'active',
+      version: '2.0.0',
+      desiredGeneration: 2,
+      configGeneration: 1,
+      configError: refused,
+    });
+    const ofGen2 = env.reporter.reports.filter((r) => r.desiredGeneration === 2);
+    expect(ofGen2.map((r) => r.configError)).toEqual(ofGen2.map(() => refused));
     expect(env.overlay.current().alerts.holdOffS).toBe(30);
 
-    env.desired.push(desiredUpdate({ generation: 3, model: v1, config: { alerts: { resolveAfterNormal: 2 } } }));
-    await vi.waitFor(() => expect(env.reporter.last()).toMatchObject({ phase: 'active', configGeneration: 3 }));
+    // With nothing to do for the model, the refused config is what the generation comes to: FAILED.
+    env.desired.push(desiredUpdate({ generation: 3, model: v2, config: bad }));
+    await vi.waitFor(() => expect(env.reporter.last()?.desiredGeneration).toBe(3));
+    expect(env.reporter.last()).toMatchObject({ phase: 'failed', version: '2.0.0', configError: refused });
+    expect(env.reporter.last()!.reason).toMatch(/^config refused: config key alerts\.colour/);
+
+    env.desired.push(desiredUpdate({ generation: 4, model: v2, config: { alerts: { resolveAfterNormal: 2 } } }));
+    await vi.waitFor(() => expect(env.reporter.last()).toMatchObject({ phase: 'active', configGeneration: 4 }));
+    expect(env.reporter.last()!.configError).toBeUndefined();
     expect(env.overlay.current().alerts).toEqual({ holdOffS: 600, resolveAfterNormal: 2 });
   });
 

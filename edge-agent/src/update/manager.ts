@@ -1,10 +1,14 @@
 import type { ConfigOverlayPort } from '../config-overlay/applier.js';
+import { noUpdateMetrics, type UpdateMetrics } from './metrics.js';
 import type { CurrentPointer, VersionRef } from './model-store.js';
 import type { ConditionSource, DesiredStateSource, StateReporter } from './ports.js';
-import { type Candidate, type PrepareDeps, prepareVersion, restoreVersion, VersionRejected } from './prepare.js';
-import { adoptSignature } from './resign.js';
+import { type Candidate, type PrepareDeps, prepareVersion, VersionRejected } from './prepare.js';
+import { rejectionFor, rejectionOf } from './rejections.js';
+import { adoptResignatures } from './resign.js';
+import { restoreModels } from './restore.js';
+import { RevocationWatch, refOf } from './revocation.js';
 import { ModelSlots } from './slots.js';
-import { evaluateSwitch } from './switch-policy.js';
+import { waitForSwitch } from './switch-policy.js';
 import type { TrustUpdatePort } from './trust-keeper.js';
 import type { DesiredArtifact, DesiredUpdate, UpdatePhase } from './types.js';
 import type { RunningVersion } from './verify.js';
@@ -20,6 +24,8 @@ export interface UpdateManagerDeps extends PrepareDeps {
   config?: ConfigOverlayPort;
   /** Applies the desired state's signed trust bundle; without it bundles are ignored. */
   trustUpdates?: TrustUpdatePort;
+  /** @default noUpdateMetrics */
+  metrics?: UpdateMetrics;
 }
 
 class Superseded extends Error {}
@@ -42,9 +48,15 @@ export class UpdateManager {
   private watchdog: Watchdog | undefined;
   private pointerWrites: Promise<void> = Promise.resolve();
   private shadowRef: VersionRef | undefined;
+  private readonly metrics: UpdateMetrics;
+  private readonly revocation: RevocationWatch;
+  /** The config of this generation was refused; its model part went ahead all the same. */
+  private configError: { generation: number; reason: string } | undefined;
 
   constructor(private readonly deps: UpdateManagerDeps) {
     this.slots = deps.slots ?? new ModelSlots();
+    this.metrics = deps.metrics ?? noUpdateMetrics;
+    this.revocation = new RevocationWatch({ trust: deps.trust, log: deps.log, metrics: this.metrics });
   }
 
   /** Resumes the last good model from disk (no network needed), then follows the desired state. */
@@ -106,59 +118,140 @@ export class UpdateManager {
 
   private async reconcile(d: DesiredUpdate, signal: AbortSignal): Promise<void> {
     if (!(await this.applyTrust(d))) return;
-    if (!(await this.applyConfig(d))) return;
-    const a = d.model;
-    if (!a) {
-      this.report(d, 'idle', '', 'desired state names no model', this.slots.activeVersion());
-    } else if (this.isActive(a)) {
-      await adoptSignature(this.deps, a);
-      this.report(d, 'active', a.version, 'already active', this.pointer.previous?.version ?? '');
-    } else {
-      const rejected = this.pointer.rejected.find((r) => sameRef(r, a) && r.generation === d.generation);
-      if (rejected) this.report(d, 'rolled_back', a.version, rejected.reason, this.slots.activeVersion());
-      else await this.update(d, a, signal);
-    }
+    await this.applyConfig(d);
+    const blocked = this.deps.trustUpdates?.blocked();
+    this.metrics.trustBlocked(blocked !== undefined);
+    if (blocked) return this.refuseWhileBlocked(d, blocked);
+    await this.recheckSignatures(d);
+    await this.reconcileModel(d, signal);
     await this.reconcileShadow(d, signal);
   }
 
   /**
-   * The trust bundle goes before everything (the model may be signed by a key it introduces); a refused
-   * bundle fails the generation like a refused config, keeping the trust set, config and model in effect.
+   * The trust bundle goes before everything (the model may be signed by a key it introduces). A refused
+   * bundle (bad or unknown signature) fails the generation, keeping the trust set, config and model in
+   * effect; a stale one (older than the set in effect) is ignored and the generation goes on.
    */
   private async applyTrust(d: DesiredUpdate): Promise<boolean> {
     const port = this.deps.trustUpdates;
     if (!port || !d.trust) return true;
     const outcome = await port.apply(d.trust);
-    if (outcome.ok) return true;
+    if (outcome.ok) {
+      this.metrics.trustBundle(outcome.stale ? 'stale' : outcome.changed ? 'accepted' : 'unchanged');
+      return true;
+    }
+    this.metrics.trustBundle('refused');
     const active = this.slots.activeVersion();
     this.report(d, 'failed', d.model?.version ?? active, `trust bundle refused: ${outcome.reason}`, active);
     return false;
   }
 
   /**
-   * The config goes first and the desired state is taken as a whole: a refused config fails the
-   * generation (the previous config stays) so the rollout sees FAILED rather than a half-applied state.
+   * A refused config keeps the previous one in effect and is reported with every report of this
+   * generation (`configError`), but does not hold back the model: a bad layer in the desired state must
+   * not stop an agent from taking model updates (or rollbacks).
    */
-  private async applyConfig(d: DesiredUpdate): Promise<boolean> {
+  private async applyConfig(d: DesiredUpdate): Promise<void> {
     const port = this.deps.config;
-    if (!port || port.generation() === d.generation) return true;
-    const check = await port.apply(d.generation, d);
-    if (check.ok) return true;
+    if (port && port.generation() !== d.generation) {
+      const check = await port.apply(d.generation, d);
+      this.configError = check.ok ? undefined : { generation: d.generation, reason: check.reason };
+    }
+    this.metrics.configRefused(this.configError?.generation === d.generation);
+  }
+
+  /** Fail closed while what this agent revoked may be unknown: nothing new is installed, the active model serves. */
+  private refuseWhileBlocked(d: DesiredUpdate, reason: string): void {
     const active = this.slots.activeVersion();
-    this.report(d, 'failed', d.model?.version ?? active, `config refused: ${check.reason}`, active);
-    return false;
+    this.deps.log.error({ reason, generation: d.generation, active }, 'update.blocked');
+    const why = `${reason}: refusing model installs and switches until a trust bundle is accepted; ${active || 'no model'} keeps serving`;
+    this.report(d, 'failed', d.model?.version ?? active, why, active);
+  }
+
+  /**
+   * After a key change: adopt every re-signature the desired state carries for the loaded versions, then
+   * take out of service the fallback and shadow that only a revoked key signed (the watchdog then has no
+   * fallback) and flag an active model in that state, which keeps serving (docs/SECURITY.md).
+   */
+  private async recheckSignatures(d: DesiredUpdate): Promise<void> {
+    const loaded = [refOf(this.slots.active()), refOf(this.slots.previous()), this.shadowRef];
+    const adopted = await adoptResignatures(
+      this.deps,
+      d,
+      loaded.filter((r): r is VersionRef => !!r),
+    );
+    for (const { ref, keyId } of adopted) this.revocation.signedBy(ref, keyId);
+    await this.dropRevokedFallback();
+    this.dropRevokedShadow();
+    this.revocation.checkActive(refOf(this.slots.active()));
+  }
+
+  private async dropRevokedFallback(): Promise<void> {
+    const r = this.revocation.revoked(refOf(this.slots.previous()));
+    if (!r) return;
+    this.slots.dropPrevious()?.dispose();
+    this.disarmWatchdog(`fallback ${r.version} is signed only by revoked key ${r.keyId}`);
+    this.metrics.revokedDropped('previous');
+    this.deps.log.warn({ version: r.version, keyId: r.keyId }, 'update.fallback.dropped');
+    await this.setPointer({ ...this.pointer, previous: undefined });
+  }
+
+  private dropRevokedShadow(): void {
+    const r = this.revocation.revoked(this.shadowRef);
+    if (!r) return;
+    this.slots.setShadow(undefined)?.dispose();
+    this.shadowRef = undefined;
+    this.metrics.revokedDropped('shadow');
+    this.deps.log.warn({ version: r.version, keyId: r.keyId }, 'update.shadow.dropped');
+  }
+
+  private disarmWatchdog(why: string): void {
+    const dog = this.watchdog;
+    this.watchdog = undefined;
+    if (!dog || dog.done) return;
+    dog.cancel();
+    this.slots.setObserver(undefined);
+    this.deps.log.error({ version: dog.version, why }, 'update.watchdog.disarmed');
+  }
+
+  private async reconcileModel(d: DesiredUpdate, signal: AbortSignal): Promise<void> {
+    const a = d.model;
+    const active = this.slots.activeVersion();
+    const trouble = this.trouble(d);
+    if (!a) {
+      if (trouble) this.report(d, 'failed', active, trouble, active);
+      else this.report(d, 'idle', '', 'desired state names no model', active);
+    } else if (this.isActive(a)) {
+      const previous = this.pointer.previous?.version ?? '';
+      if (trouble) this.report(d, 'failed', a.version, trouble, previous);
+      else this.report(d, 'active', a.version, 'already active', previous);
+    } else {
+      const rejected = rejectionFor(this.deps, this.pointer.rejected, d, a);
+      if (rejected) this.report(d, 'rolled_back', a.version, rejected.reason, active);
+      else await this.update(d, a, signal);
+    }
+  }
+
+  /** What is wrong with this generation when the model itself has nothing to do: reported as FAILED. */
+  private trouble(d: DesiredUpdate): string | undefined {
+    const config = this.configError?.generation === d.generation && `config refused: ${this.configError.reason}`;
+    const parts = [config, this.revocation.activeReason()].filter((p): p is string => !!p);
+    return parts.length > 0 ? parts.join('; ') : undefined;
   }
 
   private async update(d: DesiredUpdate, a: DesiredArtifact, signal: AbortSignal): Promise<void> {
     const cand = await this.prepare(d, a, this.running(), signal);
     if (!cand) return;
     try {
-      await this.waitForSwitch(d, a, signal);
+      const { clock, conditions, options } = this.deps;
+      const onWaiting = (reason: string) =>
+        this.report(d, 'waiting_window', a.version, reason, this.slots.activeVersion());
+      await waitForSwitch(d.rules, { clock, conditions, switchCheckMs: options.switchCheckMs }, onWaiting, signal);
     } catch (err) {
       cand.model.dispose();
       throw err;
     }
-    await this.activate(d, cand);
+    await this.activate(d, a, cand);
   }
 
   private async prepare(
@@ -179,40 +272,37 @@ export class UpdateManager {
     }
   }
 
-  private async waitForSwitch(d: DesiredUpdate, a: DesiredArtifact, signal: AbortSignal): Promise<void> {
-    let last = '';
-    for (;;) {
-      const verdict = await evaluateSwitch(d.rules, this.deps.clock.now(), this.deps.conditions, signal);
-      if (verdict.allowed) return;
-      if (verdict.reason !== last)
-        this.report(d, 'waiting_window', a.version, verdict.reason, this.slots.activeVersion());
-      last = verdict.reason;
-      await this.deps.clock.sleep(this.deps.options.switchCheckMs, signal);
-    }
-  }
-
-  /** Persists the new pointer first (a crash then resumes the verified version), then swaps. */
-  private async activate(d: DesiredUpdate, cand: Candidate): Promise<void> {
-    const before = this.pointer.active;
+  /**
+   * Persists the new pointer first (a crash then resumes the verified version), then swaps. A model
+   * signed only by a revoked key is not kept as the fallback.
+   */
+  private async activate(d: DesiredUpdate, a: DesiredArtifact, cand: Candidate): Promise<void> {
+    const keyId = a.signature?.keyId ?? '';
+    const before = refOf(this.slots.active());
+    const fallback = before && !this.revocation.revoked(before) ? before : undefined;
     await this.setPointer({
       ...this.pointer,
       active: cand.ref,
-      previous: before,
+      previous: fallback,
       generation: d.generation,
       rolloutId: d.rolloutId,
     });
     this.watchdog?.cancel();
+    this.revocation.signedBy(cand.ref, keyId);
     this.slots.promote(cand.model)?.dispose();
+    if (!fallback) this.slots.dropPrevious()?.dispose();
+    this.revocation.checkActive(refOf(this.slots.active()));
     this.deps.log.info(
       { model: cand.ref.model, version: cand.ref.version, previous: before?.version },
       'update.switched',
     );
     this.report(d, 'active', cand.ref.version, 'switched', before?.version ?? '');
-    if (before) this.arm(d, cand.ref, before);
+    if (fallback) this.arm(d, a, cand.ref, fallback);
+    else if (before) this.deps.log.warn({ version: before.version }, 'update.fallback.not_kept_revoked_key');
     await this.prune();
   }
 
-  private arm(d: DesiredUpdate, ref: VersionRef, fallback: VersionRef): void {
+  private arm(d: DesiredUpdate, a: DesiredArtifact, ref: VersionRef, fallback: VersionRef): void {
     const { rules } = d;
     const { options, clock } = this.deps;
     const bounds = {
@@ -223,21 +313,33 @@ export class UpdateManager {
     };
     const dog = new Watchdog(ref.version, bounds, clock.now(), {
       now: clock.now,
-      onTrip: (reason) => this.rollBack(d, ref, fallback, reason),
+      onTrip: (reason) => this.rollBack(d, a, ref, fallback, reason),
       onPass: () => this.deps.log.info({ version: ref.version }, 'update.watchdog.passed'),
     });
     this.watchdog = dog;
     this.slots.setObserver(dog);
   }
 
-  /** Runs inside `observe` on the hot path: the swap is synchronous, persisting and reporting follow. */
-  private rollBack(d: DesiredUpdate, bad: VersionRef, fallback: VersionRef, reason: string): void {
-    const removed = this.slots.revert();
+  /**
+   * Runs inside `observe` on the hot path: the swap is synchronous, persisting and reporting follow.
+   * Never onto a fallback that only a revoked key signed (it should have been dropped already).
+   */
+  private rollBack(d: DesiredUpdate, a: DesiredArtifact, bad: VersionRef, fallback: VersionRef, reason: string): void {
     this.slots.setObserver(undefined);
     this.watchdog = undefined;
+    const revoked = this.revocation.revoked(fallback);
+    if (revoked) {
+      this.slots.dropPrevious()?.dispose();
+      const why = `no rollback: fallback ${fallback.version} is signed only by revoked key ${revoked.keyId}`;
+      this.deps.log.error({ version: bad.version, reason, why }, 'update.rollback.impossible');
+      this.report(d, 'failed', bad.version, `watchdog: ${reason}; ${why}`, fallback.version);
+      return;
+    }
+    const removed = this.slots.revert();
+    this.revocation.checkActive(refOf(this.slots.active()));
     this.deps.log.warn({ version: bad.version, fallback: fallback.version, reason }, 'update.rolled_back');
     this.report(d, 'rolled_back', bad.version, reason, fallback.version);
-    const rejected = [...this.pointer.rejected, { ...bad, generation: d.generation, reason }];
+    const rejected = [...this.pointer.rejected, rejectionOf(d, a, reason)];
     const next = { ...this.pointer, active: fallback, previous: undefined, rejected };
     this.setPointer(next).then(
       () => removed?.dispose(),
@@ -257,6 +359,7 @@ export class UpdateManager {
     if (!cand) return;
     this.slots.setShadow(cand.model)?.dispose();
     this.shadowRef = cand.ref;
+    this.revocation.signedBy(cand.ref, s.signature?.keyId ?? '');
     this.report(
       d,
       'shadowing',
@@ -268,23 +371,16 @@ export class UpdateManager {
 
   private async restore(): Promise<void> {
     this.pointer = await this.deps.store.readPointer();
-    const { active, previous } = this.pointer;
-    const prev = previous ? await this.tryRestore(previous) : undefined;
-    const act = active ? await this.tryRestore(active) : undefined;
-    if (prev) this.slots.promote(prev.model);
-    if (act) this.slots.promote(act.model);
-    if (!act && prev) await this.setPointer({ ...this.pointer, active: previous, previous: undefined });
-    const version = this.slots.activeVersion();
-    if (version) this.deps.log.info({ version, previous: prev?.ref.version }, 'update.restored');
-  }
-
-  private async tryRestore(ref: VersionRef): Promise<Candidate | undefined> {
-    try {
-      return await restoreVersion(this.deps, ref);
-    } catch (err) {
-      this.deps.log.error({ err, model: ref.model, version: ref.version }, 'update.restore.failed');
-      return undefined;
+    const { active, previous } = await restoreModels(this.deps, this.pointer);
+    for (const c of [previous, active]) {
+      if (!c) continue;
+      this.slots.promote(c.model);
+      this.revocation.signedBy(c.ref, c.keyId);
     }
+    if (!active && previous) await this.setPointer({ ...this.pointer, active: previous.ref, previous: undefined });
+    this.revocation.checkActive(refOf(this.slots.active()));
+    const version = this.slots.activeVersion();
+    if (version) this.deps.log.info({ version, previous: previous?.ref.version }, 'update.restored');
   }
 
   /** Writes are serialised so the file always ends at the latest pointer, whichever path changed it. */
@@ -297,6 +393,7 @@ export class UpdateManager {
 
   private async prune(): Promise<void> {
     const keep = [this.pointer.active, this.pointer.previous, this.shadowRef].filter((r): r is VersionRef => !!r);
+    this.revocation.retain([refOf(this.slots.active()), refOf(this.slots.previous()), this.shadowRef]);
     await this.deps.store.prune(keep).catch((err: unknown) => this.deps.log.warn({ err }, 'update.prune.failed'));
   }
 
@@ -311,6 +408,7 @@ export class UpdateManager {
   }
 
   private report(d: DesiredUpdate, phase: UpdatePhase, version: string, reason: string, previousVersion: string): void {
+    const configError = this.configError?.generation === d.generation ? this.configError.reason : undefined;
     this.deps.reporter.report({
       phase,
       version,
@@ -320,6 +418,7 @@ export class UpdateManager {
       rolloutId: d.rolloutId,
       atMs: this.deps.clock.now(),
       configGeneration: this.deps.config?.generation() ?? 0,
+      ...(configError !== undefined ? { configError } : {}),
     });
   }
 }

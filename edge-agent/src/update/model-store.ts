@@ -10,9 +10,18 @@ export interface VersionRef {
   version: string;
 }
 
-/** A version the watchdog rolled back from, not retried for the same desired generation. */
+/**
+ * A version the watchdog rolled back from. Not retried while the same rollout offers it, however often
+ * its desired state is re-issued (every key change does); a later rollout, or a signed rollback other
+ * than the one rejected, may offer it again (`rejections.ts`).
+ */
 export interface RejectedVersion extends VersionRef {
+  /** Rollout of the desired state that installed it ('' for none); absent in pointers of older agents. */
+  rolloutId?: string;
+  /** Desired generation it was rejected in (older agents matched rejections on it alone). */
   generation: number;
+  /** sha256 (hex) of the signed payload it was installed with: tells a later signed rollback apart. */
+  payloadSha256?: string;
   reason: string;
 }
 

@@ -67,6 +67,13 @@ export class ModelSlots {
     return bad;
   }
 
+  /** @internal Takes the fallback out (it may no longer be trusted); returns it to dispose. */
+  dropPrevious(): LoadedModel | undefined {
+    const old = this.fallback;
+    this.fallback = undefined;
+    return old;
+  }
+
   /** @internal Replaces the shadow candidate; returns the old one to dispose. */
   setShadow(model: LoadedModel | undefined): LoadedModel | undefined {
     const old = this.candidate;

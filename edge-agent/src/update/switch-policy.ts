@@ -1,5 +1,5 @@
 import { nextStart, parseCron, windowOpenAt } from './cron.js';
-import type { ConditionSource } from './ports.js';
+import type { ConditionSource, UpdateClock } from './ports.js';
 import type { SwitchRules } from './types.js';
 
 export interface SwitchVerdict {
@@ -27,6 +27,26 @@ export async function evaluateSwitch(
   return c.allowed
     ? { allowed: true, reason: `condition '${rules.condition}' holds` }
     : { allowed: false, reason: `condition '${rules.condition}' does not hold: ${c.detail}` };
+}
+
+/**
+ * Resolves once a switch is allowed, re-checking every `switchCheckMs`; `onWaiting` hears each new
+ * reason for waiting (for the WAITING_WINDOW report). Rejects with the signal's reason when aborted.
+ */
+export async function waitForSwitch(
+  rules: SwitchRules,
+  deps: { clock: UpdateClock; conditions: ConditionSource; switchCheckMs: number },
+  onWaiting: (reason: string) => void,
+  signal: AbortSignal,
+): Promise<void> {
+  let last = '';
+  for (;;) {
+    const verdict = await evaluateSwitch(rules, deps.clock.now(), deps.conditions, signal);
+    if (verdict.allowed) return;
+    if (verdict.reason !== last) onWaiting(verdict.reason);
+    last = verdict.reason;
+    await deps.clock.sleep(deps.switchCheckMs, signal);
+  }
 }
 
 /** Open when there are no windows or any window is open now. */

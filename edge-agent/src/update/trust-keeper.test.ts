@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
@@ -7,6 +7,7 @@ import { IntegrityError } from '../domain/errors.js';
 import { decodeBundleJson, encodeBundleJson, testSigner } from './fakes.js';
 import { IDENTITY_FILE, type TrustStore } from './trust.js';
 import type { SignedTrustBundle, TrustBundleContent } from './trust-bundle.js';
+import { TRUST_JOURNAL_FILE } from './trust-journal.js';
 import { TRUST_FILE, TrustKeeper } from './trust-keeper.js';
 
 type Signer = ReturnType<typeof testSigner>;
@@ -58,7 +59,7 @@ describe('signed trust bundles at the edge', () => {
     expect(keeper.sequence()).toBe(1);
   });
 
-  it('treats the same bundle delivered again as a no-op and refuses an older or rewritten one', async () => {
+  it('treats the same bundle delivered again as a no-op and ignores an older one, keeping the newer set', async () => {
     const [old, next] = [testSigner(), testSigner()];
     const keeper = await open(await mkdtemp(join(tmpdir(), 'mw-trust-')), [old]);
     const first = bundle(content(1, [old, next]), [old]);
@@ -66,14 +67,15 @@ describe('signed trust bundles at the edge', () => {
     expect((await keeper.apply(first)).ok).toBe(true);
     expect((await keeper.apply(second)).ok).toBe(true);
     expect(await keeper.apply(second)).toEqual({ ok: true, changed: false });
-    const replayed = await keeper.apply(first);
-    expect(replayed).toEqual({
-      ok: false,
-      reason: expect.stringMatching(/^stale_bundle: trust bundle 1 is not above/),
-    });
+    expect(await keeper.apply(first)).toEqual({ ok: true, changed: false, stale: true });
     const sameSequence = await keeper.apply(bundle(content(2, [old]), [old]));
-    expect(sameSequence).toEqual({ ok: false, reason: expect.stringMatching(/^stale_bundle/) });
+    expect(sameSequence).toEqual({ ok: true, changed: false, stale: true });
     expect(keeper.sequence()).toBe(2);
+    expect(artifactRefusal(keeper.store, next)).toBeUndefined();
+    // A stale bundle must still be genuine: a forged one is refused, not ignored.
+    const forged = bundle(content(1, [old]), [old]);
+    forged.payload = encodeBundleJson(content(1, [old, testSigner()]));
+    expect(await keeper.apply(forged)).toEqual({ ok: false, reason: expect.stringMatching(/^bad_signature:/) });
   });
 
   it('refuses bundles signed by unknown keys, forged signatures and unsigned bundles', async () => {
@@ -149,7 +151,8 @@ describe('signed trust bundles at the edge', () => {
     expect(artifactRefusal(restarted.store, old)).toBe('revoked_key');
     expect(artifactRefusal(restarted.store, next)).toBeUndefined();
     expect(await restarted.apply(revoking)).toEqual({ ok: true, changed: false });
-    expect((await restarted.apply(bundle(content(2, [old, next]), [next]))).ok).toBe(false);
+    expect(await restarted.apply(bundle(content(2, [old, next]), [next]))).toMatchObject({ ok: true, stale: true });
+    expect(artifactRefusal(restarted.store, old)).toBe('revoked_key');
   });
 
   it('trusts the keys learnt at enrollment besides the pinned ones', async () => {
@@ -160,5 +163,71 @@ describe('signed trust bundles at the edge', () => {
     const keeper = await open(dir, [pinned]);
     expect(artifactRefusal(keeper.store, enrolled)).toBeUndefined();
     expect(artifactRefusal(keeper.store, pinned)).toBeUndefined();
+  });
+});
+
+describe('trust state lost or unreadable: failing closed', () => {
+  it('keeps the revocations of an unreadable trust.json and blocks installs until the bundle comes again', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'mw-trust-'));
+    const [old, next] = [testSigner(), testSigner()];
+    const first = await open(dir, [old]);
+    const revoking = bundle(content(3, [next], [old]), [old, next]);
+    expect((await first.apply(revoking)).ok).toBe(true);
+    expect(first.blocked()).toBeUndefined();
+    await writeFile(join(dir, TRUST_FILE), '{"format": 1, "seq');
+
+    const restarted = await open(dir, [old]);
+    expect(restarted.blocked()).toMatch(/^trust state unreadable/);
+    expect(artifactRefusal(restarted.store, old)).toBe('revoked_key');
+    expect(artifactRefusal(restarted.store, next)).toBeUndefined();
+    // An older genuine bundle is stale against the journal and changes nothing.
+    expect(await restarted.apply(bundle(content(2, [old, next]), [next]))).toMatchObject({ ok: true, stale: true });
+    expect(restarted.blocked()).toBeDefined();
+    expect(artifactRefusal(restarted.store, old)).toBe('revoked_key');
+    // The bundle in effect, delivered again, restores the state.
+    expect(await restarted.apply(revoking)).toEqual({ ok: true, changed: true });
+    expect(restarted.blocked()).toBeUndefined();
+    expect(restarted.sequence()).toBe(3);
+    const healed = await open(dir, [old]);
+    expect(healed.blocked()).toBeUndefined();
+    expect(healed.sequence()).toBe(3);
+  });
+
+  it('fails closed when trust.json is gone although a bundle was accepted, and survives a torn journal line', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'mw-trust-'));
+    const [old, next] = [testSigner(), testSigner()];
+    const first = await open(dir, [old]);
+    expect((await first.apply(bundle(content(1, [old, next], [old]), [old]))).ok).toBe(true);
+    await rm(join(dir, TRUST_FILE));
+    await appendFile(join(dir, TRUST_JOURNAL_FILE), 'revoked 12ab');
+
+    const restarted = await open(dir, [old]);
+    expect(restarted.blocked()).toMatch(/^trust state missing although bundle 1 was accepted/);
+    expect(artifactRefusal(restarted.store, old)).toBe('revoked_key');
+    expect((await restarted.apply(bundle(content(2, [next]), [next]))).ok).toBe(true);
+    expect(restarted.blocked()).toBeUndefined();
+    const journal = await readFile(join(dir, TRUST_JOURNAL_FILE), 'utf8');
+    expect(
+      journal
+        .split('\n')
+        .filter((l) => l.startsWith('bundle '))
+        .map((l) => l.split(' ')[1]),
+    ).toEqual(['1', '2']);
+  });
+
+  it('writes the journal for an agent that kept only trust.json (upgraded), so a later loss still fails closed', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'mw-trust-'));
+    const [old, next] = [testSigner(), testSigner()];
+    const first = await open(dir, [old]);
+    expect((await first.apply(bundle(content(4, [next], [old]), [old]))).ok).toBe(true);
+    await rm(join(dir, TRUST_JOURNAL_FILE));
+    const upgraded = await open(dir, [old]);
+    expect(upgraded.blocked()).toBeUndefined();
+    await writeFile(join(dir, TRUST_FILE), 'not json');
+
+    const restarted = await open(dir, [old]);
+    expect(restarted.blocked()).toMatch(/^trust state unreadable/);
+    expect(artifactRefusal(restarted.store, old)).toBe('revoked_key');
+    expect(artifactRefusal(restarted.store, next)).toBeUndefined();
   });
 });

@@ -34,6 +34,11 @@ export function refusal(reason: RefusalReason, message: string, details: Record<
 export interface TrustSet {
   keys: ReadonlyMap<string, string>;
   revoked: ReadonlySet<string>;
+  /**
+   * Public keys of revoked keys, where known: used only to restore the last model an agent has when
+   * nothing else can run (`verifyRevoked`), never to install anything.
+   */
+  retired?: ReadonlyMap<string, string>;
 }
 
 /**
@@ -44,10 +49,12 @@ export interface TrustSet {
 export class TrustStore {
   private keys: ReadonlyMap<string, KeyObject>;
   private revoked: ReadonlySet<string>;
+  private retired: ReadonlyMap<string, KeyObject>;
 
   private constructor(set: TrustSet) {
     this.keys = keyObjects(set);
     this.revoked = new Set(set.revoked);
+    this.retired = retiredKeyObjects(set);
   }
 
   /** @throws ConfigError naming every key that is not base64 of 32 raw bytes. */
@@ -62,6 +69,7 @@ export class TrustStore {
   replace(set: TrustSet): void {
     this.keys = keyObjects(set);
     this.revoked = new Set(set.revoked);
+    this.retired = retiredKeyObjects(set);
   }
 
   /** Trusted key ids (revoked ones excluded). */
@@ -81,6 +89,23 @@ export class TrustStore {
     if (!sig?.payload || !sig.signature) throw refusal('unsigned', 'artifact is not signed');
     const payload = Buffer.from(sig.payload, 'base64');
     this.verifyDetached(sig.keyId, payload, Buffer.from(sig.signature, 'base64'));
+    return new Uint8Array(payload.buffer, payload.byteOffset, payload.byteLength);
+  }
+
+  /**
+   * Checks a signature made by a key that is now revoked and returns the payload bytes. Only for the
+   * last resort of restoring the one model an agent has (docs/SECURITY.md): never for installing.
+   * @throws IntegrityError `unknown_key` when the key is not revoked or its public key is not known,
+   *   `bad_signature` when the signature does not verify with it.
+   */
+  verifyRevoked(sig: ArtifactSignature): Uint8Array {
+    const key = this.revoked.has(sig.keyId) ? this.retired.get(sig.keyId) : undefined;
+    if (!key) throw refusal('unknown_key', `key ${sig.keyId} is not a revoked key with a known public key`);
+    const payload = Buffer.from(sig.payload, 'base64');
+    const signature = Buffer.from(sig.signature, 'base64');
+    if (signature.length !== 64 || !verify(null, payload, key, signature)) {
+      throw refusal('bad_signature', `signature by revoked key ${sig.keyId} does not verify`, { keyId: sig.keyId });
+    }
     return new Uint8Array(payload.buffer, payload.byteOffset, payload.byteLength);
   }
 
@@ -127,6 +152,14 @@ function keyObjects(set: TrustSet): Map<string, KeyObject> {
   const out = new Map<string, KeyObject>();
   for (const [id, b64] of set.keys) {
     if (!set.revoked.has(id)) out.set(id, publicKeyFromRaw(Buffer.from(b64, 'base64')));
+  }
+  return out;
+}
+
+function retiredKeyObjects(set: TrustSet): Map<string, KeyObject> {
+  const out = new Map<string, KeyObject>();
+  for (const [id, b64] of [...set.keys, ...(set.retired ?? [])]) {
+    if (set.revoked.has(id)) out.set(id, publicKeyFromRaw(Buffer.from(b64, 'base64')));
   }
   return out;
 }

@@ -69,6 +69,18 @@ export interface DesiredUpdate {
   trust?: SignedTrustBundle;
   /** The capture policy (`DesiredState.capture`), applied with the config; absent: none. */
   capture?: CapturePolicy;
+  /**
+   * Re-signatures of versions this agent may hold besides `model` and `shadow` (its running and fallback
+   * versions, `DesiredState.resignatures`): adopted for installed versions, never installed.
+   */
+  resignatures?: VersionSignature[];
+}
+
+/** A version's signature, e.g. re-made by the active key after a key rotation or revocation. */
+export interface VersionSignature {
+  model: string;
+  version: string;
+  signature: ArtifactSignature | undefined;
 }
 
 /** What the control plane signed: manifest, digest and size, and the explicit-rollback permission. */
@@ -92,6 +104,8 @@ export interface StateReport {
   atMs: number;
   /** Desired-state generation whose config is in effect; 0 (or absent) before any. */
   configGeneration?: number;
+  /** Why the config of `desiredGeneration` was refused (the model part still went ahead); absent when it applied. */
+  configError?: string;
 }
 
 export const EMPTY_RULES: SwitchRules = Object.freeze({

@@ -22,7 +22,25 @@ export function verifySignedRelease(
   decode: SignedPayloadDecoder,
   expected: { model: string; version: string; signature: ArtifactSignature | undefined },
 ): SignedRelease {
-  const bytes = trust.verify(expected.signature);
+  return bindRelease(decode, trust.verify(expected.signature), expected);
+}
+
+/**
+ * Like `verifySignedRelease`, for a signature by a key that is now revoked: only for restoring the one
+ * model an agent has when nothing else can run (docs/SECURITY.md), never for installing.
+ * @throws IntegrityError (`unsigned`, `unknown_key`, `bad_signature`, `bad_payload`, `identity_mismatch`).
+ */
+export function verifyRevokedRelease(
+  trust: TrustStore,
+  decode: SignedPayloadDecoder,
+  expected: { model: string; version: string; signature: ArtifactSignature | undefined },
+): SignedRelease {
+  if (!expected.signature?.payload || !expected.signature.signature)
+    throw refusal('unsigned', 'artifact is not signed');
+  return bindRelease(decode, trust.verifyRevoked(expected.signature), expected);
+}
+
+function bindRelease(decode: SignedPayloadDecoder, bytes: Uint8Array, expected: { model: string; version: string }) {
   const release = decodeOrRefuse(decode, bytes);
   const m = release.manifest;
   if (m.model !== expected.model || m.version !== expected.version) {

@@ -192,6 +192,7 @@ describe('model self-update at the edge against real NATS and HTTP', () => {
       reason: 'test',
       issuedAtMs: Date.now(),
       trust: undefined,
+      resignatures: [],
     }).finish();
     await kv.put(subjects.agentKey(SITE, AGENT), desired);
     return generation;

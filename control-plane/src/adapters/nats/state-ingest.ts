@@ -57,6 +57,7 @@ export function parseStateReport(subject: string, data: Uint8Array): Parsed {
       rolloutId: r.rolloutId,
       desiredGeneration: r.desiredGeneration,
       configGeneration: r.configGeneration,
+      ...(r.configError ? { configError: r.configError.slice(0, 2000) } : {}),
     },
   };
 }

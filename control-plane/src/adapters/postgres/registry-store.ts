@@ -210,6 +210,24 @@ class PostgresRegistryTx implements RegistryTx {
   lockSigningKey(keyId: string): Promise<TrustKey | undefined> {
     return readSigningKey(this.tx, keyId, true);
   }
+
+  async lockActiveKey(): Promise<string | undefined> {
+    // Every row, not `where active`: a rotation committing meanwhile flips `active` on rows this
+    // statement's snapshot saw otherwise. Then a fresh statement sees the committed state, and no key
+    // change can commit until this transaction ends (it locks these rows for update first, in this
+    // same order, so the two cannot deadlock).
+    await this.tx
+      .select({ keyId: signingKeys.keyId })
+      .from(signingKeys)
+      .orderBy(asc(signingKeys.createdAt), asc(signingKeys.keyId))
+      .for('share');
+    const [row] = await this.tx
+      .select({ keyId: signingKeys.keyId })
+      .from(signingKeys)
+      .where(eq(signingKeys.active, true))
+      .limit(1);
+    return row?.keyId;
+  }
 }
 
 async function readModel(db: Conn, name: string, lock: boolean): Promise<Model | undefined> {

@@ -13,8 +13,8 @@ import {
   selectorsOverlap,
   type TargetAgent,
 } from '../../rollouts/domain.js';
-import type { StatsTotals } from '../../rollouts/gates.js';
-import type { RolloutChange, RolloutFilter, RolloutStore, SiteWindows } from '../../rollouts/ports.js';
+import { EMPTY_TOTALS, type StatsTotals } from '../../rollouts/gates.js';
+import type { RolloutChange, RolloutFilter, RolloutStore, SiteWindows, StatsWindow } from '../../rollouts/ports.js';
 import type { Sql } from './db.js';
 
 type Tx = postgres.TransactionSql | Sql;
@@ -89,8 +89,18 @@ async function insertMembers(tx: Tx, rolloutId: string, members: Member[]): Prom
   }
 }
 
+/**
+ * A layer's `exceptAgents` are stored as rows of scope `exclusion` (`{agent}`, empty config) with the
+ * layer's rollout id: they hold for every layer that rollout stored, and go with them on rollback.
+ */
+const EXCLUSION = 'exclusion';
+
 async function insertLayers(tx: Tx, rolloutId: string, layers: ConfigLayer[]): Promise<void> {
-  const rows = layers.map((l) => ({ s: l.scope, se: l.selector, c: l.config }));
+  const except = new Set(layers.flatMap((l) => [...(l.exceptAgents ?? [])]));
+  const rows = [
+    ...layers.map((l) => ({ s: l.scope, se: l.selector, c: l.config })),
+    ...[...except].map((agent) => ({ s: EXCLUSION, se: { agent }, c: {} })),
+  ];
   await tx`insert into config_layers (scope, selector, config, created_by, rollout_id)
     select s, se, c, ${`rollout/${rolloutId}`}, ${rolloutId}
     from jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) as x(s text, se jsonb, c jsonb)`;
@@ -223,32 +233,24 @@ export class PostgresRolloutStore implements RolloutStore {
     }));
   }
 
-  async stats(q: {
-    agentIds: string[];
-    fromMs: number;
-    toMs: number;
-    version: string;
-    onVersion: boolean;
-  }): Promise<StatsTotals> {
-    if (q.agentIds.length === 0)
-      return {
-        inferences: 0,
-        errors: 0,
-        nanOutputs: 0,
-        alerts: 0,
-        latencyP99Weighted: 0,
-        shadowCompared: 0,
-        shadowDisagreements: 0,
-      };
+  async stats(q: { windows: StatsWindow[]; version?: { version: string; onVersion: boolean } }): Promise<StatsTotals> {
+    if (q.windows.length === 0) return { ...EMPTY_TOTALS };
     const sql = this.deps.sql;
-    const f = (k: string) => sql.unsafe(`coalesce(sum((body->'modelStats'->>'${k}')::float8), 0)`);
+    const windows = JSON.stringify(
+      q.windows.map((w) => ({ a: w.agentId, f: iso(w.fromMs), t: iso(w.toMs), fm: w.fromMs })),
+    );
+    const v = q.version;
+    const f = (k: string) => sql.unsafe(`coalesce(sum((r.body->'modelStats'->>'${k}')::float8), 0)`);
+    // An interval that started before its window (e.g. before the agent took the config) is left out.
     const [row] =
       await sql`select ${f('inferences')} as inferences, ${f('errors')} as errors, ${f('nanOutputs')} as nan,
         ${f('alerts')} as alerts, ${f('shadowCompared')} as sc, ${f('shadowDisagreements')} as sd,
-        coalesce(sum((body->'modelStats'->>'latencyP99Us')::float8 * (body->'modelStats'->>'inferences')::float8), 0) as p99w
-      from records where kind = 'model_stats' and agent_id = any(${q.agentIds}::text[])
-        and ts >= ${iso(q.fromMs)} and ts < ${iso(q.toMs)}
-        and ${q.onVersion ? sql`model_version = ${q.version}` : sql`model_version is distinct from ${q.version}`}`;
+        coalesce(sum((r.body->'modelStats'->>'latencyP99Us')::float8 * (r.body->'modelStats'->>'inferences')::float8), 0) as p99w
+      from jsonb_to_recordset(${windows}::jsonb) as w(a text, f timestamptz, t timestamptz, fm float8)
+        join records r on r.agent_id = w.a and r.ts >= w.f and r.ts < w.t
+      where r.kind = 'model_stats'
+        and coalesce((r.body->'modelStats'->>'startMs')::float8, w.fm) >= w.fm
+        ${v ? (v.onVersion ? sql`and r.model_version = ${v.version}` : sql`and r.model_version is distinct from ${v.version}`) : sql``}`;
     const n = (k: string) => Number(row?.[k] ?? 0);
     return {
       inferences: n('inferences'),
@@ -259,6 +261,15 @@ export class PostgresRolloutStore implements RolloutStore {
       shadowCompared: n('sc'),
       shadowDisagreements: n('sd'),
     };
+  }
+
+  async configAppliedAt(rolloutId: string, agentIds: string[]): Promise<Map<string, number>> {
+    if (agentIds.length === 0) return new Map();
+    const rows = await this.deps.sql`select e.agent_id, min(e.at) as at
+      from agent_model_events e join desired_states d on d.agent_id = e.agent_id and d.rollout_id = ${rolloutId}
+      where e.agent_id = any(${agentIds}::text[]) and e.rollout_id = ${rolloutId} and e.config_generation >= d.generation
+      group by e.agent_id`;
+    return new Map(rows.map((r) => [String(r.agent_id), ms(r.at)]));
   }
 
   async sites(ids: string[]): Promise<Map<string, SiteWindows>> {
@@ -274,13 +285,27 @@ export class PostgresRolloutStore implements RolloutStore {
   }
 
   async configLayers(): Promise<ConfigLayer[]> {
-    const rows = await this.deps.sql`select scope, selector, config, created_at from config_layers order by id`;
-    return rows.map((r) => ({
-      scope: r.scope as ConfigLayer['scope'],
-      selector: (r.selector ?? {}) as Record<string, string>,
-      config: (r.config ?? {}) as Record<string, unknown>,
-      createdAtMs: ms(r.created_at),
-    }));
+    const rows = await this.deps
+      .sql`select scope, selector, config, created_at, rollout_id from config_layers order by id`;
+    const except = new Map<string, Set<string>>();
+    for (const r of rows) {
+      if (r.scope !== EXCLUSION) continue;
+      const set = except.get(String(r.rollout_id)) ?? new Set<string>();
+      set.add(String((r.selector as { agent?: string }).agent));
+      except.set(String(r.rollout_id), set);
+    }
+    return rows
+      .filter((r) => r.scope !== EXCLUSION)
+      .map((r) => {
+        const exceptAgents = r.rollout_id ? except.get(String(r.rollout_id)) : undefined;
+        return {
+          scope: r.scope as ConfigLayer['scope'],
+          selector: (r.selector ?? {}) as Record<string, string>,
+          config: (r.config ?? {}) as Record<string, unknown>,
+          createdAtMs: ms(r.created_at),
+          ...(exceptAgents ? { exceptAgents } : {}),
+        };
+      });
   }
 
   async runningVersions(agentIds: string[]): Promise<Map<string, string>> {

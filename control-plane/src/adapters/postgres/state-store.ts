@@ -14,6 +14,11 @@ export interface StateReportRow {
   desiredGeneration: number;
   /** Desired-state generation whose config the agent has in effect. */
   configGeneration: number;
+  /**
+   * Why the agent refused the config of `desiredGeneration` ('' or absent: it did not). The model part
+   * may still go ahead, so the phase can be ACTIVE while the config was refused.
+   */
+  configError?: string;
 }
 
 /**
@@ -60,6 +65,7 @@ export class PostgresStateStore {
           t: r.atMs,
           g: r.desiredGeneration,
           cg: r.configGeneration,
+          ce: r.configError ?? '',
         })),
       );
       await tx`update agents g set model_state = jsonb_build_object('phase', 'MODEL_STATE_PHASE_' || upper(x.p), 'version', x.v, 'reason', x.re, 'sinceMs', x.t),
@@ -69,18 +75,19 @@ export class PostgresStateStore {
       // d: the agent's desired state as this rollout last wrote it (Postgres commits it before KV, so
       // it is there by the time the agent reports it). A config rollout's agent has converged once
       // the config of that generation is in effect; a FAILED report of that generation without it in
-      // effect is a refused config. A config-only rollout never changes the model.
+      // effect, or one with a config error (the model went ahead), is a refused config. A config-only
+      // rollout never changes the model.
       await tx`update rollout_members m set updated_at = now(), reason = x.re, state = case
           when m.state in ('reverting', 'reverted') then
             case when r.version = '' then case when x.cg >= d.generation then 'reverted' else m.state end
               when (x.p = 'active' and x.v <> r.version) or x.p = 'rolled_back' then 'reverted' else m.state end
-          when x.p = 'failed' and x.g >= d.generation and x.cg < d.generation then 'failed'
+          when (x.p = 'failed' or x.ce <> '') and x.g >= d.generation and x.cg < d.generation then 'failed'
           when r.version = '' then
             case when x.p in ('active', 'idle') and x.cg >= d.generation then 'active' else m.state end
           when x.v = r.version and x.p <> 'idle' then
             case when x.p = 'active' and jsonb_typeof(r.spec->'config') = 'object' and not (x.cg >= d.generation) then m.state else x.p end
           else m.state end
-        from jsonb_to_recordset(${lj}::jsonb) as x(a text, q bigint, p text, v text, pv text, re text, ro text, t bigint, g bigint, cg bigint)
+        from jsonb_to_recordset(${lj}::jsonb) as x(a text, q bigint, p text, v text, pv text, re text, ro text, t bigint, g bigint, cg bigint, ce text)
           join rollouts r on r.id = x.ro
           left join desired_states d on d.agent_id = x.a and d.rollout_id = x.ro
         where m.rollout_id = x.ro and m.agent_id = x.a and m.state <> 'excluded'

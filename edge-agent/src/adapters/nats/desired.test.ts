@@ -106,6 +106,17 @@ describe('desired-state mapping', () => {
       maxLatencyUs: 0,
       maxAlertRate: 0,
     });
+    expect(d.resignatures).toBeUndefined();
+  });
+
+  it('maps the re-signatures of running and fallback versions', () => {
+    const signature = { keyId: 'abcdabcdabcdabcd', signature: 'c2ln', payload: 'cGF5' };
+    const wire = DesiredState.encode(
+      DesiredState.fromPartial({ generation: 2, resignatures: [{ model: 'press', version: '1.0.0', signature }] }),
+    ).finish();
+    expect(desiredFromProto(DesiredState.decode(wire)).resignatures).toEqual([
+      { model: 'press', version: '1.0.0', signature },
+    ]);
   });
 });
 

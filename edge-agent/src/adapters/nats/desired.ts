@@ -94,6 +94,15 @@ export function desiredFromProto(d: DesiredState): DesiredUpdate {
     ...(d.config ? { config: d.config } : {}),
     ...(d.capture ? { capture: capturePolicyFromProto(d.capture) } : {}),
     ...(d.trust ? { trust: trustFromProto(d.trust) } : {}),
+    ...(d.resignatures.length > 0
+      ? {
+          resignatures: d.resignatures.map((r) => ({
+            model: r.model,
+            version: r.version,
+            signature: r.signature && { ...r.signature },
+          })),
+        }
+      : {}),
   };
 }
 

@@ -145,6 +145,7 @@ export class JetStreamStateReporter implements StateReporter {
       previousVersion: r.previousVersion,
       atMs: r.atMs,
       configGeneration: r.configGeneration ?? 0,
+      configError: r.configError ?? '',
     }).finish();
     const msgID = `${this.deps.agentId}:state:${reportSeq}`;
     await this.deps.js().publish(this.subject, msg, { msgID, timeout: this.deps.timeoutMs ?? 5000 });

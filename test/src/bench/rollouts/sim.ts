@@ -267,6 +267,7 @@ export class SimFleet {
       previousVersion,
       atMs,
       configGeneration: 0,
+      configError: '',
     }).finish();
     await this.publisher.publish(subjects.edge.state(agent.siteId, agent.id), msg, `${agent.id}:state:${reportSeq}`);
     this.counters.reports++;

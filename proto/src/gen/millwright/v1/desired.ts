@@ -66,7 +66,15 @@ export interface DesiredState {
     | DesiredModel
     | undefined;
   /** Candidate run in shadow beside the active model. */
-  shadow: DesiredModel | undefined;
+  shadow:
+    | DesiredModel
+    | undefined;
+  /**
+   * Not written by the control plane: fleets change what agents capture through the config layers'
+   * `capture.*` keys (in `config`), the one path (docs/RETRAINING.md). An agent honours it when another
+   * writer sets it: its rules replace `capture.*`, and its nonzero hourly limits can only lower the
+   * agent's own configured caps, never lift them.
+   */
   capture: CapturePolicy | undefined;
   switchPolicy:
     | SwitchPolicy
@@ -80,7 +88,28 @@ export interface DesiredState {
    * The latest trust bundle (absent until a signing key was first rotated or revoked); every desired
    * state carries it, so an agent back from weeks offline converges to the newest trusted key set.
    */
-  trust: TrustBundle | undefined;
+  trust:
+    | TrustBundle
+    | undefined;
+  /**
+   * Re-signatures by the active key of versions this agent may hold besides `model` and `shadow`: the
+   * version it reported running (e.g. after a local watchdog rollback) and its previous/fallback version.
+   * Sent with every desired state after a key rotation or revocation re-signed them; empty otherwise.
+   * Each entry signs the same SignedPayload bytes as an earlier signature of that version (only key_id and
+   * signature differ); a version may be listed more than once (its upload signature and signed rollbacks of
+   * it). An agent adopts an entry for a version it has installed when the entry's payload is byte-identical
+   * to the installed signature's payload and it verifies with a trusted, non-revoked key; it never installs,
+   * switches or loads anything because of this field. Unknown versions are ignored.
+   */
+  resignatures: VersionResignature[];
+}
+
+/** A version's signature re-made with the active signing key after a key change. */
+export interface VersionResignature {
+  model: string;
+  version: string;
+  /** Covers the same payload bytes as the version's earlier signature (`payload` is that base64 payload). */
+  signature: Signature | undefined;
 }
 
 export interface AgentStateReport {
@@ -95,6 +124,12 @@ export interface AgentStateReport {
   atMs: number;
   /** Config generation applied. */
   configGeneration: number;
+  /**
+   * Why the config of desired_generation was refused (the config of config_generation stays in effect);
+   * empty when it applied. Set on every report of that generation: the model part of a desired state
+   * still goes ahead when its config is refused, so the phase may be ACTIVE while the config failed.
+   */
+  configError: string;
 }
 
 /** Request on mw.v1.edge.<site>.<agent>.url for a fresh presigned artifact URL. */
@@ -717,6 +752,7 @@ function createBaseDesiredState(): DesiredState {
     reason: "",
     issuedAtMs: 0,
     trust: undefined,
+    resignatures: [],
   };
 }
 
@@ -757,6 +793,9 @@ export const DesiredState: MessageFns<DesiredState> = {
     }
     if (message.trust !== undefined) {
       TrustBundle.encode(message.trust, writer.uint32(98).fork()).join();
+    }
+    for (const v of message.resignatures) {
+      VersionResignature.encode(v!, writer.uint32(106).fork()).join();
     }
     return writer;
   },
@@ -870,6 +909,14 @@ export const DesiredState: MessageFns<DesiredState> = {
             message.trust = TrustBundle.decode(reader, reader.uint32());
             continue;
           }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.resignatures.push(VersionResignature.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -916,6 +963,9 @@ export const DesiredState: MessageFns<DesiredState> = {
         ? globalThis.Number(object.issued_at_ms)
         : 0,
       trust: isSet(object.trust) ? TrustBundle.fromJSON(object.trust) : undefined,
+      resignatures: globalThis.Array.isArray(object?.resignatures)
+        ? object.resignatures.map((e: any) => VersionResignature.fromJSON(e))
+        : [],
     };
   },
 
@@ -957,6 +1007,9 @@ export const DesiredState: MessageFns<DesiredState> = {
     if (message.trust !== undefined) {
       obj.trust = TrustBundle.toJSON(message.trust);
     }
+    if (message.resignatures?.length) {
+      obj.resignatures = message.resignatures.map((e) => VersionResignature.toJSON(e));
+    }
     return obj;
   },
 
@@ -987,6 +1040,110 @@ export const DesiredState: MessageFns<DesiredState> = {
     message.trust = (object.trust !== undefined && object.trust !== null)
       ? TrustBundle.fromPartial(object.trust)
       : undefined;
+    message.resignatures = object.resignatures?.map((e) => VersionResignature.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseVersionResignature(): VersionResignature {
+  return { model: "", version: "", signature: undefined };
+}
+
+export const VersionResignature: MessageFns<VersionResignature> = {
+  encode(message: VersionResignature, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.model !== "") {
+      writer.uint32(10).string(message.model);
+    }
+    if (message.version !== "") {
+      writer.uint32(18).string(message.version);
+    }
+    if (message.signature !== undefined) {
+      Signature.encode(message.signature, writer.uint32(26).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): VersionResignature {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseVersionResignature();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.model = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.version = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.signature = Signature.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): VersionResignature {
+    return {
+      model: isSet(object.model) ? globalThis.String(object.model) : "",
+      version: isSet(object.version) ? globalThis.String(object.version) : "",
+      signature: isSet(object.signature) ? Signature.fromJSON(object.signature) : undefined,
+    };
+  },
+
+  toJSON(message: VersionResignature): unknown {
+    const obj: any = {};
+    if (message.model !== "") {
+      obj.model = message.model;
+    }
+    if (message.version !== "") {
+      obj.version = message.version;
+    }
+    if (message.signature !== undefined) {
+      obj.signature = Signature.toJSON(message.signature);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<VersionResignature>): VersionResignature {
+    return VersionResignature.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<VersionResignature>): VersionResignature {
+    const message = createBaseVersionResignature();
+    message.model = object.model ?? "";
+    message.version = object.version ?? "";
+    message.signature = (object.signature !== undefined && object.signature !== null)
+      ? Signature.fromPartial(object.signature)
+      : undefined;
     return message;
   },
 };
@@ -1002,6 +1159,7 @@ function createBaseAgentStateReport(): AgentStateReport {
     previousVersion: "",
     atMs: 0,
     configGeneration: 0,
+    configError: "",
   };
 }
 
@@ -1033,6 +1191,9 @@ export const AgentStateReport: MessageFns<AgentStateReport> = {
     }
     if (message.configGeneration !== 0) {
       writer.uint32(72).uint64(message.configGeneration);
+    }
+    if (message.configError !== "") {
+      writer.uint32(82).string(message.configError);
     }
     return writer;
   },
@@ -1122,6 +1283,14 @@ export const AgentStateReport: MessageFns<AgentStateReport> = {
             message.configGeneration = longToNumber(reader.uint64());
             continue;
           }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.configError = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1177,6 +1346,11 @@ export const AgentStateReport: MessageFns<AgentStateReport> = {
         : isSet(object.config_generation)
         ? globalThis.Number(object.config_generation)
         : 0,
+      configError: isSet(object.configError)
+        ? globalThis.String(object.configError)
+        : isSet(object.config_error)
+        ? globalThis.String(object.config_error)
+        : "",
     };
   },
 
@@ -1209,6 +1383,9 @@ export const AgentStateReport: MessageFns<AgentStateReport> = {
     if (message.configGeneration !== 0) {
       obj.configGeneration = Math.round(message.configGeneration);
     }
+    if (message.configError !== "") {
+      obj.configError = message.configError;
+    }
     return obj;
   },
 
@@ -1228,6 +1405,7 @@ export const AgentStateReport: MessageFns<AgentStateReport> = {
     message.previousVersion = object.previousVersion ?? "";
     message.atMs = object.atMs ?? 0;
     message.configGeneration = object.configGeneration ?? 0;
+    message.configError = object.configError ?? "";
     return message;
   },
 };
