@@ -69,11 +69,12 @@ export class DataPlane {
   private lastReportMs = Date.now();
   /** Blocks a stage threw on since the last report. */
   private blockFailures = 0;
+  /** Records an encoder refused since the last report. */
+  private encodeFailures = 0;
   private api: { port: number; stop(): Promise<void> } | undefined;
   private readonly sinks: { send(e: AlertEvent): void; close?(): Promise<void>; flush?(): Promise<void> }[] = [];
   private readonly alerts: AlertManager;
   private readonly m;
-  private stopping = false;
 
   private constructor(
     private readonly deps: DataPlaneDeps,
@@ -97,8 +98,12 @@ export class DataPlane {
       channels,
       now: Date.now,
       random: Math.random,
-      emitSample: (w) => this.enqueue(RecordClass.RECORD_CLASS_CAPTURE, Date.now(), sampleRecord(w, Date.now())),
-      emitHistograms: (h) => this.enqueue(RecordClass.RECORD_CLASS_REPORT, h.endMs, histogramsRecord(h)),
+      emitSample: (w) => {
+        const now = Date.now();
+        this.enqueue(RecordClass.RECORD_CLASS_CAPTURE, now, 'sample', () => sampleRecord(w, now));
+      },
+      emitHistograms: (h) =>
+        this.enqueue(RecordClass.RECORD_CLASS_REPORT, h.endMs, 'histograms', () => histogramsRecord(h)),
       metrics: deps.metrics,
       log: log.child({ component: 'capture' }),
     });
@@ -213,7 +218,6 @@ export class DataPlane {
 
   /** Stops intake first, then writes what was accepted, then stops sync. */
   async stop(): Promise<void> {
-    this.stopping = true;
     await stopSources(this.sources);
     clearInterval(this.flushTimer);
     clearInterval(this.reportTimer);
@@ -232,7 +236,9 @@ export class DataPlane {
   /**
    * Hot config from the desired state (alert policy, cleaning parameters, capture policy): checked
    * against this agent's channels now, throwing an Error that names what does not fit; the returned
-   * function applies it. It runs outside any source callback, so it lands between two blocks.
+   * function applies it. It runs outside any source callback, so it lands between two blocks. It
+   * runs no downstream stage: points a cleaning swap releases leave with the channel's next block,
+   * under `guarded` like any block.
    */
   prepareConfig(next: HotConfig): () => void {
     const { cleaning } = next;
@@ -248,8 +254,6 @@ export class DataPlane {
     const swapCapture = this.capture.prepare(next.capture, next.capturePolicy);
     const policy = { holdOffMs: next.alerts.holdOffS * 1000, resolveAfterNormal: next.alerts.resolveAfterNormal };
     return () => {
-      // Points released by a swap after the final flush would be lost; the persisted config applies at the next start.
-      if (this.stopping) return;
       swapCleaning();
       swapCapture();
       this.alerts.setPolicy(policy);
@@ -308,11 +312,9 @@ export class DataPlane {
       p.decision === 'alert' ||
       (p.score >= this.deps.models.active()!.manifest.output.uncertainLow && p.decision !== 'unknown');
     const cls = anomalous ? RecordClass.RECORD_CLASS_ANOMALOUS : RecordClass.RECORD_CLASS_PREDICTION;
-    this.enqueue(cls, p.windowEndMs, predictionRecord(p, cls));
+    this.enqueue(cls, p.windowEndMs, 'prediction', () => predictionRecord(p, cls));
     if (this.deps.config.upload.features || anomalous) {
-      this.enqueue(
-        RecordClass.RECORD_CLASS_TELEMETRY,
-        p.windowEndMs,
+      this.enqueue(RecordClass.RECORD_CLASS_TELEMETRY, p.windowEndMs, 'features', () =>
         featuresRecord(p.asset, f.names, f.values, p.windowStartMs, p.windowEndMs),
       );
     }
@@ -322,7 +324,7 @@ export class DataPlane {
     this.m.alerts.inc({ state: e.state });
     this.deps.log.info({ alertId: e.alertId, asset: e.asset, state: e.state, message: e.message }, 'alert');
     for (const s of this.sinks) s.send(e);
-    this.enqueue(RecordClass.RECORD_CLASS_ALERT, e.atMs, alertRecord(e));
+    this.enqueue(RecordClass.RECORD_CLASS_ALERT, e.atMs, 'alert', () => alertRecord(e));
   }
 
   private async submitLabel(l: Parameters<typeof labelRecord>[0]): Promise<{ seq: number }> {
@@ -334,11 +336,24 @@ export class DataPlane {
     return { seq };
   }
 
-  private enqueue(cls: RecordClass, tsMs: number, body: Uint8Array): void {
+  /**
+   * Encodes a record for the next flush. An encoder refuses a record it cannot put on the wire (a
+   * time that is not finite, or beyond 2^53 ms): that record is dropped, counted and logged like a
+   * failed block (the first at once with its error, then a count per report), never the rest of the block.
+   */
+  private enqueue(cls: RecordClass, tsMs: number, body: string, encode: () => Uint8Array): void {
+    let bytes: Uint8Array;
+    try {
+      bytes = encode();
+    } catch (err) {
+      this.m.encodeFailures.inc({ body });
+      if (this.encodeFailures++ === 0) this.deps.log.error({ err, body }, 'record.encode_failed');
+      return;
+    }
     const name =
       CLASS_NAME[cls] ??
       (cls === RecordClass.RECORD_CLASS_ALERT ? 'ALERT' : cls === RecordClass.RECORD_CLASS_LABEL ? 'LABEL' : 'REPORT');
-    this.pending.push({ cls: name, tsMs, body });
+    this.pending.push({ cls: name, tsMs, body: bytes });
   }
 
   /** Appends what the pipeline produced since the last flush; the buffer group-commits it. */
@@ -365,13 +380,18 @@ export class DataPlane {
       this.deps.log.error({ blocks: this.blockFailures }, 'pipeline.blocks_failed');
       this.blockFailures = 0;
     }
+    if (this.encodeFailures > 0) {
+      this.deps.log.error({ records: this.encodeFailures }, 'records.encode_failed');
+      this.encodeFailures = 0;
+    }
     this.capture.report(now, final);
     const start = this.lastReportMs;
     this.lastReportMs = now;
     const quality = this.pipeline.takeQuality();
-    if (quality.length > 0) this.enqueue(RecordClass.RECORD_CLASS_REPORT, now, cleaningRecord(quality, start, now));
+    if (quality.length > 0)
+      this.enqueue(RecordClass.RECORD_CLASS_REPORT, now, 'cleaning', () => cleaningRecord(quality, start, now));
     for (const s of this.pipeline.takeModelStats())
-      this.enqueue(RecordClass.RECORD_CLASS_REPORT, now, modelStatsRecord(s));
+      this.enqueue(RecordClass.RECORD_CLASS_REPORT, now, 'model_stats', () => modelStatsRecord(s));
     this.enqueueDrops(start, now);
   }
 
@@ -387,7 +407,7 @@ export class DataPlane {
       if (Object.values(counts).some((c) => c.records > 0)) {
         any = true;
         for (const [cls, c] of Object.entries(counts)) this.m.drops.inc({ class: cls, cause }, c.records);
-        this.enqueue(RecordClass.RECORD_CLASS_REPORT, now, dropRecord(counts, cause, start, now));
+        this.enqueue(RecordClass.RECORD_CLASS_REPORT, now, 'drops', () => dropRecord(counts, cause, start, now));
       }
     }
     return any;
@@ -438,6 +458,12 @@ function makeMetrics(registers: Registry) {
     blockFailures: new Counter({
       name: 'mw_agent_pipeline_block_failures_total',
       help: 'Sample blocks a pipeline stage threw on (a bug: the block is lost to that stage)',
+      registers: r,
+    }),
+    encodeFailures: new Counter({
+      name: 'mw_agent_record_encode_failures_total',
+      help: 'Records dropped because an encoder refused a time in them (not finite, or beyond 2^53 ms), by record body',
+      labelNames: ['body'],
       registers: r,
     }),
     modelErrors: new Counter({

@@ -51,6 +51,9 @@ export async function startAgent(config: Readonly<AgentConfig>) {
   });
   const credsFile = config.nats.credsFile ?? identity?.credsFile;
   // Offline first: connect in the background; inference starts now from the model on local disk.
+  // stop() aborts the retries of a broker never reached; the link then simply never connects (its
+  // waiters never run), which is what a stopped agent wants.
+  const connecting = new AbortController();
   const link = new NatsLink(
     connectNats({
       url: config.nats.url,
@@ -58,6 +61,10 @@ export async function startAgent(config: Readonly<AgentConfig>) {
       agentId: config.agentId,
       tls: config.nats.tls,
       onConnectError: (err) => log.warn({ err }, 'nats.connect_failed'),
+      signal: connecting.signal,
+    }).catch((err: unknown) => {
+      if (connecting.signal.aborted) return new Promise<never>(() => {});
+      throw err;
     }),
   );
   void link.ready.then(() => log.info('nats.connected'));
@@ -112,6 +119,8 @@ export async function startAgent(config: Readonly<AgentConfig>) {
   return {
     async stop(): Promise<void> {
       log.info('agent.stopping');
+      // No new connection attempts once stopping; a connection already up is drained below.
+      connecting.abort();
       heartbeat.stop();
       await dataPlane.stop();
       await updates.stop();

@@ -114,10 +114,40 @@ describe('Capturer', () => {
 });
 
 describe('effectivePolicy', () => {
-  it('takes the desired policy but keeps the config limits where the desired one leaves them 0', () => {
-    const p = effectivePolicy(BASE, { ...BASE, randomRate: 2, maxSamplesPerHour: 0, maxBytesPerHour: 5 });
+  const CAPS = { maxSamplesPerHour: BASE.maxSamplesPerHour, maxBytesPerHour: BASE.maxBytesPerHour };
+
+  it('takes the desired rules but keeps the config limits where the desired one leaves them 0', () => {
+    const p = effectivePolicy(BASE, { ...BASE, randomRate: 2, maxSamplesPerHour: 0, maxBytesPerHour: 5 }, CAPS);
     expect(p).toMatchObject({ randomRate: 1, maxSamplesPerHour: 1000, maxBytesPerHour: 5 });
-    expect(effectivePolicy(BASE, undefined)).toBe(BASE);
+    expect(effectivePolicy(BASE, undefined, CAPS)).toEqual(BASE);
+  });
+
+  it('never lets a desired policy lift the plant caps', () => {
+    const p = effectivePolicy(BASE, { ...BASE, maxSamplesPerHour: 100_000, maxBytesPerHour: 1e9 }, CAPS);
+    expect(p).toMatchObject({ maxSamplesPerHour: 1000, maxBytesPerHour: 10_000_000 });
+  });
+
+  it('never lets the config layers lift the plant caps either, but lets both lower them', () => {
+    const lifted = { ...BASE, maxSamplesPerHour: 50_000, maxBytesPerHour: 0 };
+    expect(effectivePolicy(lifted, undefined, CAPS)).toMatchObject({
+      maxSamplesPerHour: 1000,
+      maxBytesPerHour: 10_000_000,
+    });
+    const lowered = { ...BASE, maxSamplesPerHour: 40 };
+    expect(effectivePolicy(lowered, { ...BASE, maxBytesPerHour: 300 }, CAPS)).toMatchObject({
+      maxSamplesPerHour: 40,
+      maxBytesPerHour: 300,
+    });
+  });
+
+  it('lets a remote policy set a limit where the plant set none', () => {
+    const uncapped = { maxSamplesPerHour: 0, maxBytesPerHour: 0 };
+    const none = { ...BASE, maxSamplesPerHour: 0, maxBytesPerHour: 0 };
+    expect(effectivePolicy(none, undefined, uncapped)).toMatchObject({ maxSamplesPerHour: 0, maxBytesPerHour: 0 });
+    expect(effectivePolicy(none, { ...none, maxSamplesPerHour: 70 }, uncapped)).toMatchObject({
+      maxSamplesPerHour: 70,
+      maxBytesPerHour: 0,
+    });
   });
 });
 

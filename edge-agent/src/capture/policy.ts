@@ -1,7 +1,10 @@
 /** The capture policy: which scored windows are kept for training, with how much context, within what limits. */
 import { z } from 'zod';
 
-/** Agent config `capture.*`: used until (and unless) the desired state carries a CapturePolicy. */
+/**
+ * Agent config `capture.*` (changed live through the config layers' `capture.*` keys). Its hourly
+ * limits in the file/env config are the plant's caps: nothing remote can lift them (`effectivePolicy`).
+ */
 export const CaptureConfigSchema = z.object({
   /** @default false */
   enabled: z.boolean().default(false),
@@ -62,16 +65,30 @@ export function policyFromConfig(c: CaptureConfig): CapturePolicy {
   };
 }
 
+/** Hourly limits; 0 is none (as in `capture.*` and proto3, which has no presence). */
+export type CaptureCaps = Pick<CapturePolicy, 'maxSamplesPerHour' | 'maxBytesPerHour'>;
+
 /**
- * The desired state's policy wins over the config; its zero limits mean "not set" (proto3 has no
- * presence), so the config's limits apply then: a policy can never lift the agent's own caps to infinity.
+ * The policy in effect. `config` is the agent's `capture.*` after the config layers' overlay;
+ * `desired` is `DesiredState.capture`, whose rules win when present; `caps` are the limits of the
+ * agent's own file/env config. Each limit is the smallest one set anywhere: the plant sets the caps
+ * and nothing remote (a config layer or a desired policy) can lift them, only lower them.
  */
-export function effectivePolicy(config: CapturePolicy, desired: CapturePolicy | undefined): CapturePolicy {
-  if (!desired) return config;
+export function effectivePolicy(
+  config: CapturePolicy,
+  desired: CapturePolicy | undefined,
+  caps: CaptureCaps,
+): CapturePolicy {
+  const rules = desired ? { ...desired, randomRate: Math.min(1, Math.max(0, desired.randomRate)) } : config;
   return {
-    ...desired,
-    randomRate: Math.min(1, Math.max(0, desired.randomRate)),
-    maxSamplesPerHour: desired.maxSamplesPerHour || config.maxSamplesPerHour,
-    maxBytesPerHour: desired.maxBytesPerHour || config.maxBytesPerHour,
+    ...rules,
+    maxSamplesPerHour: tightest(caps.maxSamplesPerHour, config.maxSamplesPerHour, desired?.maxSamplesPerHour ?? 0),
+    maxBytesPerHour: tightest(caps.maxBytesPerHour, config.maxBytesPerHour, desired?.maxBytesPerHour ?? 0),
   };
+}
+
+/** The smallest limit that is set (> 0), or 0 (none) when none is. */
+function tightest(...limits: number[]): number {
+  const set = limits.filter((l) => l > 0);
+  return set.length > 0 ? Math.min(...set) : 0;
 }

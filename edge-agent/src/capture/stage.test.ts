@@ -87,6 +87,15 @@ describe('CaptureStage hot config', () => {
     expect(out).toHaveLength(3);
   });
 
+  it('keeps the hourly cap of its own config whatever the overlay or the desired policy asks', () => {
+    const { s, out, see } = stage({ enabled: true, randomRate: 1, maxSamplesPerHour: 3 });
+    const lifted = CaptureConfigSchema.parse({ enabled: true, randomRate: 1, maxSamplesPerHour: 100 });
+    s.prepare(lifted, { ...s.currentPolicy(), maxSamplesPerHour: 100 })();
+    expect(s.currentPolicy().maxSamplesPerHour).toBe(3);
+    see(6);
+    expect(out).toHaveLength(3);
+  });
+
   it('keeps the newest raw samples when the raw span is resized', () => {
     const { s, out } = stage({ enabled: true, randomRate: 1, includeRaw: true, maxRawSeconds: 5 });
     feed(s.accept, 0, 10);

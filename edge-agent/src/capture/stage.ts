@@ -9,6 +9,7 @@ import { type CaptureConfig, type CapturePolicy, effectivePolicy, policyFromConf
 import { RawRing } from './raw-ring.js';
 
 export interface CaptureStageDeps {
+  /** The agent's own `capture.*` (file/env): the policy at start, and the caps of every later one. */
   config: Readonly<CaptureConfig>;
   channels: readonly ChannelSpec[];
   now: () => number;
@@ -23,7 +24,8 @@ export interface CaptureStageDeps {
 
 /**
  * The data plane's capture side: raw context ring, capture decisions with hourly limits, and the
- * per-hour feature histograms for drift. The desired state's policy replaces the config's when present.
+ * per-hour feature histograms for drift. The desired state's policy replaces the config's rules when
+ * present; the hourly limits of `deps.config` (the agent's file/env config) cap every later policy.
  */
 export class CaptureStage {
   private ring: RawRing | undefined;
@@ -54,11 +56,12 @@ export class CaptureStage {
 
   /**
    * Hot config from the desired state: the agent config's `capture.*` after the overlay, and the
-   * desired state's CapturePolicy, which wins when present (undefined: the config's policy). Returns
-   * the swap, to run between two source blocks; the raw ring keeps its newest samples when resized.
+   * desired state's CapturePolicy, whose rules win when present (undefined: the config's policy);
+   * the hourly limits never exceed those of the config the stage was built with (the plant's caps).
+   * Returns the swap, to run between two source blocks; the raw ring keeps its newest samples when resized.
    */
   prepare(config: Readonly<CaptureConfig>, desired: CapturePolicy | undefined): () => void {
-    const policy = effectivePolicy(policyFromConfig(config), desired);
+    const policy = effectivePolicy(policyFromConfig(config), desired, this.deps.config);
     return () => {
       if (config.maxRawSeconds !== this.config.maxRawSeconds) {
         this.ring =

@@ -112,7 +112,7 @@ describe('AssetCleaning', () => {
       feed(a, 0, 20);
       const swap = a.prepare({ 'p.i': cfg({ hampel: { halfWidth: 4, k: 1e9 } }) }, drift);
       feed(a, 20, 25); // checked, not yet applied: the old limit still flags
-      swap(sink);
+      swap();
       feed(a, 25, 50);
       a.cleaners[0]!.flush(sink);
       expect(out.map((p) => p.t)).toEqual(Array.from({ length: 500 }, (_, i) => i * 100));
@@ -124,10 +124,55 @@ describe('AssetCleaning', () => {
       expect(q.spikes).toBe(10);
     });
 
+    it('swaps without running the sink; the held points leave ahead of the next block, a failing sink loses only them', () => {
+      const other: ChannelSpec = { ...spec, name: 'p.j' };
+      const a = new AssetCleaning({ channels: [spec, other], configs: { 'p.i': cfg({}), 'p.j': cfg({}) }, drift });
+      const out: { channel: string; t: number }[] = [];
+      let failNext = false;
+      const sink = (b: CleanedBlock) => {
+        if (failNext) {
+          failNext = false;
+          throw new Error('downstream failed');
+        }
+        for (let k = 0; k < b.length; k++) out.push({ channel: b.channel, t: b.t0Ms + (k * 1000) / b.sampleRateHz });
+      };
+      const values = Float64Array.from({ length: RATE }, (_, k) => 10 + (k % 3) * 0.1);
+      const block = (channel: string, s: number) => ({
+        channel,
+        t0Ms: s * 1000,
+        sampleRateHz: RATE,
+        values,
+        length: RATE,
+      });
+      for (let s = 0; s < 20; s++) for (const c of ['p.i', 'p.j']) a.process(block(c, s), sink);
+      const next = { 'p.i': cfg({ hampel: { halfWidth: 4 } }), 'p.j': cfg({ hampel: { halfWidth: 4 } }) };
+      const before = out.length;
+      a.prepare(next, drift)();
+      expect(out).toHaveLength(before);
+      // p.i's held points meet a downstream failure: that call throws (the data plane counts it), the block is still cleaned.
+      failNext = true;
+      expect(() => a.process(block('p.i', 20), sink)).toThrow('downstream failed');
+      a.process(block('p.j', 20), sink);
+      for (let s = 21; s < 30; s++) for (const c of ['p.i', 'p.j']) a.process(block(c, s), sink);
+      const times = (c: string) => out.filter((p) => p.channel === c).map((p) => p.t);
+      const all = (upTo: number) => Array.from({ length: upTo / 100 }, (_, i) => i * 100);
+      // Old half-width 8 held 8 points; the new one (4) holds the last 4 of the stream.
+      expect(times('p.j')).toEqual(all(29_600));
+      expect(times('p.i')).toEqual(all(29_600).filter((t) => t < 19_200 || t >= 20_000));
+      const [i, j] = a.snapshot();
+      expect([i!.points, i!.gaps, j!.points, j!.gaps]).toEqual([300, 0, 300, 0]);
+      // Both channels run on the new parameters, and are recorded so: the same config again keeps them.
+      const cleaners = [...a.cleaners];
+      expect(cleaners.map((c) => c.delaySamples)).toEqual([4, 4]);
+      a.prepare(next, drift)();
+      expect(a.cleaners[0]).toBe(cleaners[0]);
+      expect(a.cleaners[1]).toBe(cleaners[1]);
+    });
+
     it('keeps a cleaner whose config did not change', () => {
       const a = new AssetCleaning({ channels: [spec], configs: { 'p.i': cfg({}) }, drift });
       const before = a.cleaners[0];
-      a.prepare({ 'p.i': cfg({}) }, drift)(() => {});
+      a.prepare({ 'p.i': cfg({}) }, drift)();
       expect(a.cleaners[0]).toBe(before);
     });
 
@@ -150,7 +195,7 @@ describe('AssetCleaning', () => {
         NAMES.map((n) => [n, cfg({ drift: { siblings: NAMES.filter((x) => x !== n), tolerance: 0.15 } })]),
       );
       const cleaners = [...a.cleaners];
-      a.prepare(configs, AssetDriftConfigSchema.parse({ intervalMs: 1000, learnIntervals: 30 }))(() => {});
+      a.prepare(configs, AssetDriftConfigSchema.parse({ intervalMs: 1000, learnIntervals: 30 }))();
       expect(a.drift.state(0).status).toBe('learning');
       expect(a.cleaners).toEqual(cleaners);
     });

@@ -61,16 +61,14 @@ export class AssetCleaning {
   /**
    * Checks new parameters (same shape as the constructor's) and returns the swap, to run between
    * two blocks. Channels whose config changed hand over to a new cleaner (see
-   * `ChannelCleaner.handOver`: the points held back leave through `sink` under the old parameters);
-   * unchanged ones keep theirs. Any change to drift parameters restarts drift learning on this
+   * `ChannelCleaner.handOver`: the points held back, decided under the old parameters, leave ahead
+   * of the channel's next block); unchanged ones keep theirs. The swap emits nothing, so no
+   * downstream stage runs in it. Any change to drift parameters restarts drift learning on this
    * asset with a new monitor, since the learned reference belongs to the old parameters.
    * @throws MillwrightError INVALID when a channel has no config or a drift sibling is unknown;
    *   nothing has changed then.
    */
-  prepare(
-    configs: Readonly<Record<string, ChannelCleaningConfig>>,
-    drift: AssetDriftConfig,
-  ): (sink: CleanedSink) => void {
+  prepare(configs: Readonly<Record<string, ChannelCleaningConfig>>, drift: AssetDriftConfig): () => void {
     const next = this.configsOf(configs);
     // The cleaner itself does not use its drift part: a drift-only change keeps the cleaner.
     const changed = next.map((c, i) =>
@@ -80,12 +78,14 @@ export class AssetCleaning {
       !sameConfig(drift, this.driftConfig) || next.some((c, i) => !sameConfig(c.drift, this.configs[i]!.drift));
     const monitor = driftChanged ? this.makeMonitor(next, drift) : undefined;
     const cleaners = changed.map((i) => (i === undefined ? undefined : new ChannelCleaner(this.specs[i]!, next[i]!)));
-    return (sink) => {
+    return () => {
       for (const [i, cleaner] of cleaners.entries()) {
+        if (cleaner) {
+          this.current[i]!.handOver(cleaner);
+          this.current[i] = cleaner;
+        }
+        // Only once the channel runs on them: a later prepare compares against what really runs.
         this.configs[i] = next[i]!;
-        if (!cleaner) continue;
-        this.current[i]!.handOver(cleaner, sink);
-        this.current[i] = cleaner;
       }
       if (!monitor) return;
       this.monitor = monitor;

@@ -11,8 +11,8 @@
  *   decision made block by block, see dsp/hampel-block.ts). A trailing window would flag the first h+1 points after every
  *   genuine step change as spikes; the centered one keeps steps intact, at the price of h samples
  *   of look-ahead. So output lags input by h samples: `process` emits the points whose decision
- *   is final (copied, with their flags) through a sink, and a gap or `flush()` releases the tail
- *   with a one-sided window. Invalid points occupy their position as holes. A spike needs at
+ *   is final (copied, with their flags) through a sink, and a gap, `flush()` or a hot swap
+ *   (`handOver`) releases the tail with a one-sided window. Invalid points occupy their position as holes. A spike needs at
  *   least h+1 valid neighbours in the window to be called. Defaults h=8, k=6: small windows
  *   estimate the MAD so poorly that h=3, k=3.5 flags 3% of plain Gaussian noise. Limits: a
  *   genuine impact shorter than h+1 samples looks like a spike (bearing impacts ring for longer,
@@ -96,6 +96,11 @@ export class ChannelCleaner {
   private outV = new Float64Array(INITIAL_BLOCK);
   private outF = new Uint8Array(INITIAL_BLOCK);
   private readonly view: CleanedBlock;
+  /**
+   * Points a predecessor held back, decided under its parameters at a hot swap (`handOver`): they
+   * leave ahead of this cleaner's first block (or flush), through that call's sink.
+   */
+  private held: CleanedBlock | undefined;
 
   private runRef = Number.NaN;
   private runLen = 0;
@@ -148,8 +153,9 @@ export class ChannelCleaner {
   }
 
   /**
-   * Cleans one block and passes the points whose decision is final to `sink`: up to two calls
-   * (the tail before a gap, then this block's points), none while the look-ahead fills.
+   * Cleans one block and passes the points whose decision is final to `sink`: up to three calls
+   * (points a hot swap handed over, the tail before a gap, then this block's points), none while
+   * the look-ahead fills.
    * @throws MillwrightError INVALID when the block belongs to another channel.
    */
   process(block: SampleBlock, sink: CleanedSink): void {
@@ -159,8 +165,17 @@ export class ChannelCleaner {
         got: block.channel,
       });
     }
+    if (block.length === 0) return;
+    const held = this.takeHeld();
+    try {
+      if (held) sink(held);
+    } finally {
+      this.clean(block, sink);
+    }
+  }
+
+  private clean(block: SampleBlock, sink: CleanedSink): void {
     const n = block.length;
-    if (n === 0) return;
     this.checkContinuity(block, sink);
     this.ensureCapacity(n);
     const h = this.h;
@@ -178,31 +193,34 @@ export class ChannelCleaner {
 
   /** Releases the points still waiting for look-ahead (end of stream, or before a gap). */
   flush(sink: CleanedSink): void {
-    const h = this.h;
-    if (h === 0) return;
-    this.xs.fill(HOLE, 2 * h, 3 * h);
-    this.xw.fill(0, 2 * h, 3 * h);
-    const o = this.decide(h, 2 * h, Number.NaN, Number.NaN);
-    this.hampel?.clear();
-    this.xs.fill(HOLE, 0, 2 * h);
-    this.xw.fill(0, 0, 2 * h);
-    this.emit(o, this.view.sampleRateHz, sink);
+    const held = this.takeHeld();
+    try {
+      if (held) sink(held);
+    } finally {
+      this.emit(this.decideTail(), this.view.sampleRateHz, sink);
+    }
   }
 
   /**
-   * Hot reconfiguration: releases the points this cleaner still holds back (decided under its own
-   * parameters, as before a gap) and hands `next` the stream position, stuck run, drift verdict,
-   * level sums and counts, so every point leaves exactly once and `snapshot()` loses nothing.
-   * This cleaner must not be used afterwards.
+   * Hot reconfiguration: decides the points this cleaner still holds back under its own parameters
+   * (as before a gap) and hands them to `next`, which releases them ahead of its first block, with
+   * the stream position, stuck run, drift verdict, level sums and counts, so every point leaves
+   * exactly once and `snapshot()` loses nothing. Nothing is emitted here: the swap runs no
+   * downstream stage, so it cannot fail half-way because of one, and the released points go through
+   * the same path (and error handling) as any block. This cleaner must not be used afterwards.
+   * @throws MillwrightError INVALID when `next` cleans another channel; nothing changed then.
    */
-  handOver(next: ChannelCleaner, sink: CleanedSink): void {
+  handOver(next: ChannelCleaner): void {
     if (next.channel !== this.channel) {
       throw new MillwrightError('INVALID', 'cleaner handed over to another channel', {
         from: this.channel,
         to: next.channel,
       });
     }
-    this.flush(sink);
+    // A cleaner that saw no block since its own hand-over has an empty look-ahead: pass its held points on.
+    const o = this.decideTail();
+    this.view.length = o;
+    next.held = this.takeHeld() ?? (o > 0 ? this.view : undefined);
     next.expectedT = this.expectedT;
     next.afterGap = this.afterGap;
     next.runRef = this.runRef;
@@ -249,6 +267,25 @@ export class ChannelCleaner {
   setDrift(drifting: boolean, score: number): void {
     this.drifting = drifting;
     this.driftScore = score;
+  }
+
+  private takeHeld(): CleanedBlock | undefined {
+    const held = this.held;
+    this.held = undefined;
+    return held;
+  }
+
+  /** Decides the look-ahead as a stream end (one-sided window) and empties it; returns how many points. */
+  private decideTail(): number {
+    const h = this.h;
+    if (h === 0) return 0;
+    this.xs.fill(HOLE, 2 * h, 3 * h);
+    this.xw.fill(0, 2 * h, 3 * h);
+    const o = this.decide(h, 2 * h, Number.NaN, Number.NaN);
+    this.hampel?.clear();
+    this.xs.fill(HOLE, 0, 2 * h);
+    this.xw.fill(0, 0, 2 * h);
+    return o;
   }
 
   private checkContinuity(block: SampleBlock, sink: CleanedSink): void {

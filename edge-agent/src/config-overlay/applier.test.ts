@@ -84,6 +84,36 @@ describe('config overlay applier', () => {
     expect((await make(a.dir)).applier.generation()).toBe(2);
   });
 
+  it('fails a generation a target throws on while applying it, putting every target back on the previous one', async () => {
+    const a = await make();
+    const later: HotConfig[] = [];
+    a.applier.subscribe((c) => () => {
+      if (c.alerts.holdOffS === 45) throw new Error('swap broke');
+      later.push(c);
+    });
+    await a.applier.apply(2, { config: { alerts: { holdOffS: 20 } } });
+    const r = await a.applier.apply(3, { config: { alerts: { holdOffS: 45 } } });
+    expect(r).toEqual({ ok: false, reason: 'config could not be applied: swap broke' });
+    expect(a.applier.generation()).toBe(2);
+    expect(a.applier.current().alerts.holdOffS).toBe(20);
+    // The first target had taken generation 3 before the second one threw: it is back on 2.
+    expect(a.seen.map((c) => c.alerts.holdOffS)).toEqual([600, 20, 45, 20]);
+    expect(later.at(-1)!.alerts.holdOffS).toBe(20);
+    expect((await make(a.dir)).applier.generation()).toBe(2);
+    expect(await a.applier.apply(4, { config: { alerts: { holdOffS: 50 } } })).toEqual({ ok: true });
+    expect(later.at(-1)!.alerts.holdOffS).toBe(50);
+  });
+
+  it('fails a generation it cannot persist and puts the targets back, so what runs matches what a restart runs', async () => {
+    const b = await make(await mkdtemp(join(tmpdir(), 'mw-overlay-')));
+    await writeFile(join(b.dir, 'config'), 'not a directory');
+    const r = await b.applier.apply(1, { config: { alerts: { holdOffS: 30 } } });
+    expect(r.ok).toBe(false);
+    expect(!r.ok && r.reason).toMatch(/^config could not be applied: /);
+    expect(b.applier.generation()).toBe(0);
+    expect(b.seen.map((c) => c.alerts.holdOffS)).toEqual([600, 30, 600]);
+  });
+
   it('goes back to the file config when a later desired state carries no config or policy', async () => {
     const a = await make();
     await a.applier.apply(1, { config: { alerts: { holdOffS: 30 } }, capture: POLICY });

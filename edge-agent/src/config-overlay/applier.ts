@@ -9,7 +9,7 @@ import { baseHotConfig, type ConfigOverlay, checkOverlay, type HotBase, type Hot
 export interface DesiredConfig {
   /** The merged config layers (google.protobuf.Struct as a plain object); absent: the file config. */
   config?: Record<string, unknown>;
-  /** `DesiredState.capture`; absent: the (overlaid) `capture.*` config. */
+  /** `DesiredState.capture` (rules only; limits cannot exceed the agent's caps); absent: the (overlaid) `capture.*` config. */
   capture?: CapturePolicy;
 }
 
@@ -18,8 +18,9 @@ export type ApplyResult = { ok: true } | { ok: false; reason: string };
 /** What the update manager needs: apply a desired state's config, and the generation in effect. */
 export interface ConfigOverlayPort {
   /**
-   * Validates and applies the desired state's config as generation `generation`, persisting it
-   * first. A refused config leaves the previous one in effect.
+   * Validates and applies the desired state's config as generation `generation`, then persists it;
+   * only then is it the generation in effect. A refused config, or one that failed while being
+   * applied or persisted, leaves the previous one in effect (everywhere) and its generation.
    */
   apply(generation: number, desired: DesiredConfig): Promise<ApplyResult>;
   /** Desired-state generation whose config is in effect; 0 before any. */
@@ -48,7 +49,9 @@ export interface ConfigOverlayDeps {
 /**
  * Keeps the applied config under `dataDir/config/overlay.json`, so an agent restarted offline runs
  * with the last config it was given, and applies each change to its targets in two phases: every
- * target checks it first, then all apply it, so a refusal changes nothing anywhere.
+ * target checks it first, then all apply it, so a refusal changes nothing anywhere. Only once every
+ * target applied it is it persisted and its generation in effect; a target that throws while
+ * applying (a bug) puts every target back on the previous config, which stays in effect.
  */
 export class ConfigOverlayApplier implements ConfigOverlayPort {
   private state: Persisted = { generation: 0, overlay: {} };
@@ -89,11 +92,18 @@ export class ConfigOverlayApplier implements ConfigOverlayPort {
       overlay: check.overlay,
       ...(desired.capture ? { capture: desired.capture } : {}),
     };
-    await mkdir(dirname(this.path), { recursive: true });
-    await writeFileAtomic(this.path, `${JSON.stringify(next)}\n`);
+    try {
+      for (const commit of commits) commit();
+      await mkdir(dirname(this.path), { recursive: true });
+      await writeFileAtomic(this.path, `${JSON.stringify(next)}\n`);
+    } catch (err) {
+      this.restore(generation);
+      const reason = `config could not be applied: ${(err as Error).message}`;
+      this.deps.log.error({ err, generation, inEffect: this.state.generation }, 'config.overlay.failed');
+      return { ok: false, reason };
+    }
     this.state = next;
     this.hot = hot;
-    for (const commit of commits) commit();
     this.deps.log.info({ generation, overlay: check.overlay, capture: desired.capture }, 'config.overlay.applied');
     return { ok: true };
   }
@@ -116,6 +126,21 @@ export class ConfigOverlayApplier implements ConfigOverlayPort {
       target(this.hot)();
     } catch (err) {
       this.deps.log.error({ err, generation: this.state.generation }, 'config.overlay.unusable');
+    }
+  }
+
+  /**
+   * After a failed apply: the config in effect, to every target again. Targets already on it keep
+   * what they run (an unchanged cleaner is not swapped); one that cannot take it back is an error a
+   * human must look at.
+   */
+  private restore(failed: number): void {
+    for (const target of this.targets) {
+      try {
+        target(this.hot)();
+      } catch (err) {
+        this.deps.log.error({ err, generation: this.state.generation, failed }, 'config.overlay.restore_failed');
+      }
     }
   }
 

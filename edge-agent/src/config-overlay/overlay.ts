@@ -23,7 +23,10 @@ export interface HotConfig {
   alerts: { holdOffS: number; resolveAfterNormal: number };
   cleaning: AgentConfig['cleaning'];
   capture: CaptureConfig;
-  /** The desired state's own CapturePolicy (`DesiredState.capture`), which wins over `capture.*`. */
+  /**
+   * The desired state's own CapturePolicy (`DesiredState.capture`, which the control plane does not
+   * write): its rules win over `capture.*`, its limits only lower the agent's caps (capture/policy.ts).
+   */
   capturePolicy?: CapturePolicy;
 }
 

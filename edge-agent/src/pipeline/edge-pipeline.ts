@@ -119,10 +119,9 @@ export class EdgePipeline {
    * @throws MillwrightError INVALID (nothing changed) when the parameters do not fit the channels.
    */
   prepareCleaning(cleaning: (channel: ChannelSpec) => ChannelCleaningConfig, drift: AssetDriftConfig): () => void {
-    const swaps = [...this.stages.values()].map((stage) => {
-      const swap = stage.cleaning.prepare(Object.fromEntries(stage.channels.map((c) => [c.name, cleaning(c)])), drift);
-      return () => swap(this.sinkFor.get(stage)!);
-    });
+    const swaps = [...this.stages.values()].map((stage) =>
+      stage.cleaning.prepare(Object.fromEntries(stage.channels.map((c) => [c.name, cleaning(c)])), drift),
+    );
     return () => {
       for (const swap of swaps) swap();
     };

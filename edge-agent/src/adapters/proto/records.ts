@@ -1,6 +1,7 @@
 /**
  * Encoders from agent domain events to protobuf `Record` bodies for the durable buffer. The seq
- * field is left out: the buffer prepends it (concatenated protobuf encodings merge).
+ * field is left out: the buffer prepends it (concatenated protobuf encodings merge). Every encoder
+ * throws MillwrightError INVALID, naming the field, for a time it cannot put on the wire (`wireMs`).
  */
 import {
   AlertState,
@@ -14,6 +15,7 @@ import {
 import type { CapturedWindow, CaptureReasonName } from '../../capture/capturer.js';
 import type { HistogramBatch } from '../../capture/histograms.js';
 import type { ChannelQuality } from '../../cleaning/channel-cleaner.js';
+import { MillwrightError } from '../../domain/errors.js';
 import type { Reason } from '../../domain/model.js';
 import type { AlertEvent, PredictionEvent } from '../../domain/prediction.js';
 import type { ModelStatsSnapshot } from '../../pipeline/model-stats.js';
@@ -27,14 +29,26 @@ const DECISION: Record<PredictionEvent['decision'], Decision> = {
 };
 
 /**
- * Domain times are float milliseconds (a raw window starts at a sample, 1/25.6 ms apart; a paced
- * replay divides file time by its speed); the wire's `*_ms` fields are int64, which refuses a
- * fraction. Every time is rounded here, at the boundary, and nowhere upstream.
+ * Every `*_ms` field of every record goes through here. Domain times are float milliseconds (a raw
+ * window starts at a sample, 1/25.6 ms apart; a paced replay divides file time by its speed); the
+ * wire's `*_ms` fields are int64, whose encoder refuses a fraction, NaN, an infinity and anything
+ * beyond 2^53. A fraction is rounded here, at the boundary, and nowhere upstream; the rest is refused with
+ * an error naming the field, so the caller counts the record instead of losing it to a bare throw.
+ * @throws MillwrightError INVALID when `ms` is not a finite time a JavaScript number holds exactly.
  */
-const wireMs = (ms: number): number => Math.round(ms);
+function wireMs(ms: number, field: string): number {
+  const rounded = Math.round(ms);
+  if (!Number.isSafeInteger(rounded)) {
+    throw new MillwrightError('INVALID', `record time ${field} is ${ms}: not a finite time within ±2^53 ms`, {
+      field,
+      ms: String(ms),
+    });
+  }
+  return rounded;
+}
 
 function encode(cls: RecordClass, tsMs: number, body: Body): Uint8Array {
-  return RecordPb.encode({ seq: 0, tsMs: wireMs(tsMs), class: cls, body }).finish();
+  return RecordPb.encode({ seq: 0, tsMs: wireMs(tsMs, 'ts_ms'), class: cls, body }).finish();
 }
 
 function reasons(rs: readonly Reason[]): ReasonPb[] {
@@ -59,8 +73,8 @@ export function predictionRecord(p: PredictionEvent, cls: RecordClass): Uint8Arr
       decision: DECISION[p.decision],
       reasons: reasons(p.reasons),
       latencyUs: p.latencyUs,
-      windowStartMs: wireMs(p.windowStartMs),
-      windowEndMs: wireMs(p.windowEndMs),
+      windowStartMs: wireMs(p.windowStartMs, 'prediction.window_start_ms'),
+      windowEndMs: wireMs(p.windowEndMs, 'prediction.window_end_ms'),
       asset: p.asset,
       inputBadFraction: Number.isFinite(p.inputBadFraction) ? p.inputBadFraction : 0,
     },
@@ -79,8 +93,8 @@ export function featuresRecord(
     value: {
       names: [...names],
       values: Array.from(values),
-      windowStartMs: wireMs(startMs),
-      windowEndMs: wireMs(endMs),
+      windowStartMs: wireMs(startMs, 'features.window_start_ms'),
+      windowEndMs: wireMs(endMs, 'features.window_end_ms'),
       asset,
     },
   });
@@ -127,14 +141,24 @@ export function labelRecord(
 export function cleaningRecord(q: readonly ChannelQuality[], startMs: number, endMs: number): Uint8Array {
   return encode(RecordClass.RECORD_CLASS_REPORT, endMs, {
     $case: 'cleaning',
-    value: { startMs: wireMs(startMs), endMs: wireMs(endMs), channels: q.map((c) => ({ ...c })) },
+    value: {
+      startMs: wireMs(startMs, 'cleaning.start_ms'),
+      endMs: wireMs(endMs, 'cleaning.end_ms'),
+      channels: q.map((c) => ({ ...c })),
+    },
   });
 }
 
 export function modelStatsRecord(s: ModelStatsSnapshot): Uint8Array {
   return encode(RecordClass.RECORD_CLASS_REPORT, s.endMs, {
     $case: 'modelStats',
-    value: { ...s, startMs: wireMs(s.startMs), endMs: wireMs(s.endMs), selfTestsPassed: 0, selfTestsFailed: 0 },
+    value: {
+      ...s,
+      startMs: wireMs(s.startMs, 'model_stats.start_ms'),
+      endMs: wireMs(s.endMs, 'model_stats.end_ms'),
+      selfTestsPassed: 0,
+      selfTestsFailed: 0,
+    },
   });
 }
 
@@ -153,7 +177,13 @@ export function dropRecord(
   }
   return encode(RecordClass.RECORD_CLASS_REPORT, endMs, {
     $case: 'drops',
-    value: { startMs: wireMs(startMs), endMs: wireMs(endMs), recordsByClass, bytesByClass, cause },
+    value: {
+      startMs: wireMs(startMs, 'drops.start_ms'),
+      endMs: wireMs(endMs, 'drops.end_ms'),
+      recordsByClass,
+      bytesByClass,
+      cause,
+    },
   });
 }
 
@@ -178,15 +208,15 @@ export function sampleRecord(w: CapturedWindow, atMs: number): Uint8Array {
       features: {
         names: [...w.names],
         values: w.values,
-        windowStartMs: wireMs(p.windowStartMs),
-        windowEndMs: wireMs(p.windowEndMs),
+        windowStartMs: wireMs(p.windowStartMs, 'sample.features.window_start_ms'),
+        windowEndMs: wireMs(p.windowEndMs, 'sample.features.window_end_ms'),
         asset: p.asset,
       },
       raw: w.raw.map((r) => ({
         channel: r.channel,
         unit: r.unit,
         sampleRateHz: r.sampleRateHz,
-        startMs: wireMs(r.startMs),
+        startMs: wireMs(r.startMs, `sample.raw[${r.channel}].start_ms`),
         samplesF32le: f32le(r.samples),
       })),
       score: Number.isFinite(p.score) ? p.score : 0,
@@ -201,8 +231,8 @@ export function histogramsRecord(h: HistogramBatch): Uint8Array {
     value: {
       model: h.model,
       modelVersion: h.modelVersion,
-      startMs: wireMs(h.startMs),
-      endMs: wireMs(h.endMs),
+      startMs: wireMs(h.startMs, 'histograms.start_ms'),
+      endMs: wireMs(h.endMs, 'histograms.end_ms'),
       windows: h.windows,
       features: h.features.map((f) => ({ feature: f.feature, counts: f.counts })),
     },
