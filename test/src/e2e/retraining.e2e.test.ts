@@ -279,7 +279,11 @@ describe('retraining loop: plant -> dataset -> drift -> request -> trainer -> ne
     );
     expect(push.code, push.stderr).toBe(0);
     trustKey = (await ctlJson<{ publicKey: string }[]>('models', 'keys'))[0]!.publicKey;
-    await startAgent('press-a', 'plant-a', false);
+    // press-a's plant allows heavy capture; the remote policies below stay within these caps.
+    await startAgent('press-a', 'plant-a', false, {
+      MW_CAPTURE_MAX_SAMPLES_PER_HOUR: '100000',
+      MW_CAPTURE_MAX_BYTES_PER_HOUR: '1000000000',
+    });
     // plant-b follows its own config's capture policy: everything, at most 15 samples an hour.
     await startAgent('press-b', 'plant-b', false, {
       MW_CAPTURE_ENABLED: 'true',
