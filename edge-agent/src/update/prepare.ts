@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { readFile, rm } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import { ErrorCode, IntegrityError, MillwrightError, ModelLoadError } from '../domain/errors.js';
@@ -8,7 +9,7 @@ import type { ModelStore, VersionRef } from './model-store.js';
 import type { ArtifactFetcher, FetchRequest, SignedPayloadDecoder, UpdateClock } from './ports.js';
 import type { TrustStore } from './trust.js';
 import type { DesiredArtifact, SignedRelease, UpdatePhase } from './types.js';
-import { checkAntiRollback, checkDigest, digestFile, type RunningVersion, verifySignedRelease } from './verify.js';
+import { checkAntiRollback, checkDigest, type RunningVersion, verifySignedRelease } from './verify.js';
 
 export interface UpdateOptions {
   /** Back-off between failed download rounds grows from min to max (with jitter). */
@@ -74,10 +75,10 @@ export async function prepareVersion(
   progress('downloading', `downloading ${release.sizeBytes} bytes`);
   await downloadWithRetry(deps, fetchRequest(artifact, release, partial), progress, signal);
   progress('verifying', 'checking sha256 and size against the signed manifest');
-  await verifyDownloaded(release, partial);
+  const bytes = await verifyDownloaded(release, partial);
   await deps.store.install(ref, partial, release.manifest, artifact.signature!);
   progress('self_testing', `running ${release.manifest.selfTest.length} self-test vectors`);
-  const model = await loadAndSelfTest(deps, ref, release).catch(async (err: unknown) => {
+  const model = await loadAndSelfTest(deps, release, bytes).catch(async (err: unknown) => {
     await deps.store.remove(ref);
     throw err;
   });
@@ -138,9 +139,13 @@ function backoff(deps: PrepareDeps, round: number): number {
   return full / 2 + (deps.random() * full) / 2;
 }
 
-async function verifyDownloaded(release: SignedRelease, partial: string): Promise<void> {
+/**
+ * Reads the download once and checks its digest on those bytes, which are then the ones loaded: no
+ * second pass over the file, and nothing can change between the check and the load.
+ */
+async function verifyDownloaded(release: SignedRelease, partial: string): Promise<Buffer> {
   try {
-    checkDigest(release, await digestFile(partial));
+    return readVerified(release, await readFile(partial));
   } catch (err) {
     // A corrupt download is never resumed: the next attempt starts from zero.
     await rm(partial, { force: true });
@@ -148,12 +153,17 @@ async function verifyDownloaded(release: SignedRelease, partial: string): Promis
   }
 }
 
-/** Loads the installed artifact of `release` and runs its self-test vectors. @throws VersionRejected */
-export async function loadAndSelfTest(deps: PrepareDeps, ref: VersionRef, release: SignedRelease) {
-  const { artifactPath } = await deps.store.readInstalled(ref);
+/** @throws IntegrityError `size_mismatch` or `digest_mismatch` */
+function readVerified(release: SignedRelease, bytes: Buffer): Buffer {
+  checkDigest(release, { sha256: createHash('sha256').update(bytes).digest('hex'), size: bytes.length });
+  return bytes;
+}
+
+/** Loads verified artifact bytes of `release` and runs its self-test vectors. @throws VersionRejected */
+export async function loadAndSelfTest(deps: PrepareDeps, release: SignedRelease, artifact: Uint8Array) {
   let model: LoadedModel;
   try {
-    model = await deps.registry.loadModel(release.manifest, await readFile(artifactPath));
+    model = await deps.registry.loadModel(release.manifest, artifact);
   } catch (err) {
     if (err instanceof ModelLoadError) throw new VersionRejected(`load failed: ${err.message}`, err);
     throw err;
@@ -172,9 +182,9 @@ export async function loadAndSelfTest(deps: PrepareDeps, ref: VersionRef, releas
 export async function restoreVersion(deps: PrepareDeps, ref: VersionRef): Promise<Candidate> {
   const installed = await deps.store.readInstalled(ref);
   const release = rejectOn(() => verifySignedRelease(deps.trust, deps.decode, { ...ref, ...installed }));
-  const digest = await digestFile(installed.artifactPath);
-  rejectOn(() => checkDigest(release, digest));
-  return { ref, release, model: await loadAndSelfTest(deps, ref, release) };
+  const bytes = await readFile(installed.artifactPath);
+  rejectOn(() => readVerified(release, bytes));
+  return { ref, release, model: await loadAndSelfTest(deps, release, bytes) };
 }
 
 function rejectOn<T>(fn: () => T): T {

@@ -1,5 +1,3 @@
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { IntegrityError } from '../domain/errors.js';
 import type { SignedPayloadDecoder } from './ports.js';
 import { refusal, type TrustStore } from './trust.js';
@@ -79,17 +77,6 @@ export function checkAntiRollback(release: SignedRelease, running: RunningVersio
     `refusing ${version} (sequence ${sequence}) over ${running.version} (sequence ${running.sequence}): ${why}`,
     { sequence, runningSequence: running.sequence },
   );
-}
-
-/** sha256 (hex) and length of a file, streamed. */
-export async function digestFile(path: string): Promise<{ sha256: string; size: number }> {
-  const hash = createHash('sha256');
-  let size = 0;
-  for await (const chunk of createReadStream(path)) {
-    hash.update(chunk as Buffer);
-    size += (chunk as Buffer).length;
-  }
-  return { sha256: hash.digest('hex'), size };
 }
 
 /** @throws IntegrityError `size_mismatch` or `digest_mismatch` when the bytes differ from the signed ones. */

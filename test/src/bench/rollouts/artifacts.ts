@@ -1,4 +1,5 @@
-import { writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { mwctl } from '../../harness/index.js';
 
@@ -37,6 +38,13 @@ export async function pushVersion(server: string, dir: string, version: string, 
 export async function trustKeys(server: string): Promise<string[]> {
   const keys = JSON.parse(await ok(server, 'models', 'keys', '--json')) as { publicKey: string }[];
   return keys.map((k) => k.publicKey);
+}
+
+/** A presigned URL of `version`'s artifact (from the registry) and the digest of the bytes pushed. */
+export async function artifactSource(server: string, dir: string, version: string) {
+  const { url } = JSON.parse(await ok(server, 'models', 'url', MODEL, version, '--json')) as { url: string };
+  const bytes = await readFile(join(dir, `model-${version}.json`));
+  return { url, sha256: createHash('sha256').update(bytes).digest('hex'), size: bytes.length };
 }
 
 async function ok(server: string, ...args: string[]): Promise<string> {

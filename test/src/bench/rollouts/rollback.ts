@@ -6,13 +6,15 @@ import type { SimFleet } from './sim.js';
 
 /**
  * Publishes one ModelStats record per canary agent (as its sync would: a RecordBatch on its `.rec`
- * subject) with 10 % of inferences failing on `version`: the error_rate gate's evidence.
+ * subject) with 10 % of inferences failing on `version` over [fromMs, nowMs]: the error_rate gate's
+ * evidence. `fromMs` must not be before the stage started (the gate leaves earlier intervals out).
  */
 export async function publishFailingStats(
   js: JetStreamClient,
   canary: readonly { agent_id: string; site_id: string }[],
   model: string,
   version: string,
+  fromMs: number,
   nowMs: number,
 ): Promise<void> {
   await Promise.all(
@@ -34,7 +36,7 @@ export async function publishFailingStats(
               value: {
                 model,
                 modelVersion: version,
-                startMs: nowMs - 10_000,
+                startMs: fromMs,
                 endMs: nowMs,
                 inferences: 1000,
                 errors: 100,
