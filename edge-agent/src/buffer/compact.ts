@@ -6,7 +6,14 @@
  */
 import { type FileHandle, open, rename, truncate, unlink } from 'node:fs/promises';
 import { fsyncDir } from '../fs-atomic.js';
-import { FRAME_HEADER_BYTES, type FrameFault, readU64, SEGMENT_HEADER_BYTES, writeSegmentHeader } from './frame.js';
+import {
+  FRAME_HEADER_BYTES,
+  type FrameFault,
+  frameSeq,
+  frameTs,
+  SEGMENT_HEADER_BYTES,
+  writeSegmentHeader,
+} from './frame.js';
 import { Segment } from './segment.js';
 import { walkFrames } from './walk.js';
 
@@ -51,10 +58,10 @@ export async function compactSegment(seg: Segment, maxBody: number, decide: Deci
       SEGMENT_HEADER_BYTES,
       seg.size,
       maxBody,
-      (buf, off, len) => {
-        const seq = readU64(buf, off + 8);
-        const code = buf[off + 24]!;
-        const ts = buf.readDoubleLE(off + 16);
+      (f, off, len) => {
+        const seq = frameSeq(f, off);
+        const code = f.bytes[off + 24]!;
+        const ts = frameTs(f, off);
         const v = decide(seq, code, ts);
         const frameLen = FRAME_HEADER_BYTES + len;
         if (v !== Verdict.KEEP) {
@@ -63,7 +70,7 @@ export async function compactSegment(seg: Segment, maxBody: number, decide: Deci
           dropped[(v * 8 + code) * 2 + 1]! += frameLen;
           return true;
         }
-        buf.copy(out, outLen, off, off + frameLen);
+        f.bytes.copy(out, outLen, off, off + frameLen);
         outLen += frameLen;
         next.add(seq, code, ts, frameLen);
         return true;

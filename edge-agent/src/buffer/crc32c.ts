@@ -7,6 +7,7 @@
 const POLY = 0x82f63b78;
 const SLICES = 16;
 
+/** The lookup tables of the slice-by-16 algorithm, table k at `k * 256`. */
 function makeTables(): Int32Array {
   const t = new Int32Array(SLICES * 256);
   for (let n = 0; n < 256; n++) {
@@ -25,6 +26,8 @@ function makeTables(): Int32Array {
 }
 
 const T = makeTables();
+/** The tables, for the WebAssembly version (./crc32c-wasm.ts); never modify. */
+export const CRC32C_TABLES: Readonly<Int32Array> = T;
 
 /** Word loads below assume a little-endian host (x86, ARM as run); elsewhere the byte path is used. */
 const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;

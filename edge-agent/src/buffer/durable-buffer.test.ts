@@ -146,6 +146,56 @@ describe('DurableBuffer', () => {
     await buf.close();
   });
 
+  it('reads the same records into a reused batch as into new ones, growing it when a batch needs more', async () => {
+    const { opts } = await setup({ segmentBytes: 64 * 1024, capacityBytes: 1 << 20 });
+    const buf = await DurableBuffer.open(opts);
+    await buf.append(Array.from({ length: 900 }, (_, i) => entry('TELEMETRY', i + 1, 30 + (i % 90))));
+    const fresh = await readAll(buf, 0);
+    let spare: Awaited<ReturnType<DurableBuffer['readUnsent']>> | undefined;
+    let reused = 0;
+    let after = 0;
+    const seqs: number[] = [];
+    const records: Buffer[] = [];
+    // Batch sizes go up and down, so the spare batch is sometimes too small and must grow.
+    for (let k = 0; ; k++) {
+      const before = spare?.data.buffer;
+      const b = await buf.readUnsent([5, 60, 3, 200][k % 4]!, 1 << 20, after, spare);
+      if (b.count === 0) break;
+      if (b.data.buffer === before) reused++;
+      for (let i = 0; i < b.count; i++) {
+        seqs.push(b.seqs[i]!);
+        records.push(Buffer.from(b.data.subarray(b.starts[i]!, b.ends[i]!)));
+      }
+      after = b.lastSeq;
+      spare = b;
+    }
+    expect(seqs).toEqual(fresh.seqs);
+    expect(records).toEqual(fresh.records.map((r) => Buffer.from(r)));
+    expect(reused).toBeGreaterThan(0);
+    await buf.close();
+  });
+
+  it('serves concurrent reads one at a time, each with its own verified records', async () => {
+    const { opts } = await setup({ segmentBytes: 64 * 1024, capacityBytes: 1 << 20 });
+    const buf = await DurableBuffer.open(opts);
+    await buf.append(Array.from({ length: 600 }, (_, i) => entry('TELEMETRY', i + 1, 50 + (i % 40))));
+    const froms = [0, 450, 10, 300, 599, 120];
+    const batches = await Promise.all(froms.map((from) => buf.readUnsent(40, 1 << 20, from)));
+    batches.forEach((b, k) => {
+      expect(b.count).toBe(Math.min(40, 600 - froms[k]!));
+      for (let i = 0; i < b.count; i++) {
+        const rec = b.data.subarray(b.starts[i]!, b.ends[i]!);
+        const { seq, bodyOffset } = decodeSeqField(rec);
+        expect(seq).toBe(froms[k]! + 1 + i);
+        expect(Buffer.from(rec.subarray(bodyOffset))).toEqual(
+          Buffer.from(entry('TELEMETRY', seq, 50 + ((seq - 1) % 40)).body),
+        );
+      }
+    });
+    expect(buf.stats().drops.corruptions).toEqual([]);
+    await buf.close();
+  });
+
   it('rejects a cursor beyond the durable head', async () => {
     const { opts } = await setup();
     const buf = await DurableBuffer.open(opts);

@@ -1,6 +1,17 @@
 import { describe, expect, it } from 'vitest';
 import { crc32c, crc32cWords, wordsOf } from './crc32c.js';
-import { checkFrame, encodeSeqPrefix, FRAME_HEADER_BYTES, seqPrefixLength, writeFrame } from './frame.js';
+import { CrcArena } from './crc32c-wasm.js';
+import {
+  checkFrame,
+  encodeSeqPrefix,
+  FRAME_HEADER_BYTES,
+  frameSeq,
+  framesIn,
+  framesOf,
+  frameTs,
+  seqPrefixLength,
+  writeFrame,
+} from './frame.js';
 import { LiveSet } from './live-set.js';
 import { decodeSeqField } from './test-support.js';
 
@@ -34,6 +45,45 @@ describe('crc32c', () => {
   });
 });
 
+describe('CrcArena', () => {
+  it('gives the JS checksum at every offset and length, and keeps its bytes when it grows', () => {
+    const arena = new CrcArena(1000);
+    const bytes = arena.bytes;
+    let x = 99;
+    for (let i = 0; i < 1000; i++) {
+      x = (x * 1103515245 + 12345) >>> 0;
+      bytes[i] = x >>> 24;
+    }
+    for (let start = 0; start < 20; start++) {
+      for (const len of [0, 1, 3, 4, 15, 16, 17, 31, 32, 33, 217, 600]) {
+        expect(arena.crc(start, start + len)).toBe(crc32c(bytes, start, start + len));
+      }
+    }
+    const before = Buffer.from(bytes.subarray(0, 1000));
+    arena.reserve(3 << 20);
+    expect(arena.bytes.length).toBeGreaterThanOrEqual(3 << 20);
+    expect(Buffer.compare(arena.bytes.subarray(0, 1000), before)).toBe(0);
+    arena.bytes.write('123456789', (3 << 20) - 9, 'latin1');
+    expect(arena.crc((3 << 20) - 9, 3 << 20)).toBe(0xe3069283);
+  });
+
+  it('falls back to a plain buffer and the JS checksum where WebAssembly is missing', () => {
+    const wasm = Object.getOwnPropertyDescriptor(globalThis, 'WebAssembly')!;
+    Reflect.deleteProperty(globalThis, 'WebAssembly');
+    let arena: CrcArena;
+    try {
+      arena = new CrcArena(100);
+    } finally {
+      Object.defineProperty(globalThis, 'WebAssembly', wasm);
+    }
+    arena.bytes.write('123456789', 3, 'latin1');
+    expect(arena.crc(3, 12)).toBe(0xe3069283);
+    arena.reserve(5000);
+    expect(arena.bytes.length).toBeGreaterThanOrEqual(5000);
+    expect(arena.crc(3, 12)).toBe(0xe3069283);
+  });
+});
+
 describe('encodeSeqPrefix', () => {
   it('writes protobuf field 1 as tag 0x08 and a varint, for seqs up to 2^53 - 1', () => {
     for (const seq of [
@@ -44,6 +94,13 @@ describe('encodeSeqPrefix', () => {
       300,
       16_383,
       16_384,
+      2 ** 21 - 1,
+      2 ** 21,
+      2 ** 28 - 1,
+      2 ** 28,
+      2 ** 31 - 1,
+      2 ** 31,
+      2 ** 31 + 1,
       2 ** 32 - 1,
       2 ** 32,
       2 ** 35 + 17,
@@ -64,15 +121,35 @@ describe('encodeSeqPrefix', () => {
 describe('frames', () => {
   it('detect a flipped bit anywhere in the checksummed part', () => {
     const buf = Buffer.alloc(100);
-    const end = writeFrame(buf, 0, 42, 1.5, 3, new Uint8Array([1, 2, 3, 4, 5]));
-    expect(checkFrame(buf, 0, end, 1000)).toBe(5);
+    const f = framesOf(buf);
+    const end = writeFrame(f, 0, 42, 1.5, 3, new Uint8Array([1, 2, 3, 4, 5]));
+    expect(checkFrame(f, 0, end, 1000)).toBe(5);
     for (let i = 8; i < end; i++) {
       buf[i]! ^= 1;
-      expect(checkFrame(buf, 0, end, 1000)).not.toBe(5);
+      expect(checkFrame(f, 0, end, 1000)).not.toBe(5);
       buf[i]! ^= 1;
     }
-    expect(checkFrame(buf, 0, FRAME_HEADER_BYTES + 2, 1000)).toBe('short-body');
-    expect(checkFrame(buf, 0, end, 4)).toBe('bad-length');
+    expect(checkFrame(f, 0, FRAME_HEADER_BYTES + 2, 1000)).toBe('short-body');
+    expect(checkFrame(f, 0, end, 4)).toBe('bad-length');
+  });
+
+  it('are the same bytes whether written through an arena or a plain buffer', () => {
+    const arena = new CrcArena(4096);
+    const plain = framesOf(Buffer.alloc(4096));
+    const body = Uint8Array.from({ length: 217 }, (_, i) => (i * 37) & 0xff);
+    // Seqs past 2^32 and odd offsets exercise the u64 split and unaligned header fields.
+    for (const [off, seq] of [
+      [0, 1],
+      [3, 2 ** 32 + 5],
+      [301, Number.MAX_SAFE_INTEGER],
+    ] as const) {
+      const end = writeFrame(framesIn(arena), off, seq, 1_700_000_000_123.5, 2, body);
+      expect(writeFrame(plain, off, seq, 1_700_000_000_123.5, 2, body)).toBe(end);
+      expect(Buffer.compare(arena.bytes.subarray(off, end), plain.bytes.subarray(off, end))).toBe(0);
+      expect(checkFrame(plain, off, end, 1000)).toBe(217);
+      expect(frameSeq(plain, off)).toBe(seq);
+      expect(frameTs(plain, off)).toBe(1_700_000_000_123.5);
+    }
   });
 });
 

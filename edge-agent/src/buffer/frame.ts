@@ -8,9 +8,14 @@
  * `body` is an encoded protobuf `Record` without field 1 (seq). The full message is built on read
  * in place: once a frame is verified, `0x08 varint(seq)` is written over the tail of its own
  * header (at most 9 of the 17 header bytes after the checksum), so a record's full bytes are one
- * subarray of the read buffer, with no copy and no extra bytes on disk.
+ * contiguous run of the read bytes, with no per-record copy and no extra bytes on disk.
+ *
+ * The format is unchanged since version 1 (the checksum is still CRC-32C: how fast it is computed
+ * changed, see ./crc32c-wasm.ts, not what it is). Group commits write frames with O_DSYNC
+ * (./writer.ts); that changes when a write is durable, not what is on disk.
  */
-import { crc32c, crc32cWords } from './crc32c.js';
+import { crc32cWords, wordsOf } from './crc32c.js';
+import type { CrcArena } from './crc32c-wasm.js';
 import { MAX_CLASS_CODE } from './record-class.js';
 
 export const SEGMENT_MAGIC = 0x4753574d; // "MWSG" little endian
@@ -23,11 +28,12 @@ const TWO_32 = 0x1_0000_0000;
 
 /** Bytes that `encodeSeqPrefix` writes for `seq` (tag byte plus varint). */
 export function seqPrefixLength(seq: number): number {
-  let n = 2;
-  while (seq >= 0x80) {
-    seq = Math.floor(seq / 0x80);
-    n++;
-  }
+  if (seq < 0x80) return 2;
+  if (seq < 0x4000) return 3;
+  if (seq < 0x20_0000) return 4;
+  if (seq < 0x1000_0000) return 5;
+  let n = 6;
+  for (let v = Math.floor(seq / 0x8_0000_0000); v > 0; v = Math.floor(v / 0x80)) n++;
   return n;
 }
 
@@ -38,9 +44,14 @@ export function seqPrefixLength(seq: number): number {
  */
 export function encodeSeqPrefix(seq: number, out: Uint8Array, offset: number): number {
   out[offset++] = 0x08;
-  while (seq >= 0x80) {
+  // Integer ops while the value fits 31 bits (every seq for a long time), float ops above.
+  while (seq >= 0x8000_0000) {
     out[offset++] = (seq % 0x80) | 0x80;
     seq = Math.floor(seq / 0x80);
+  }
+  while (seq >= 0x80) {
+    out[offset++] = (seq & 0x7f) | 0x80;
+    seq >>>= 7;
   }
   out[offset++] = seq;
   return offset;
@@ -58,29 +69,57 @@ export function isSegmentHeader(buf: Buffer): boolean {
   return buf.length >= SEGMENT_HEADER_BYTES && buf.readUInt32LE(0) === SEGMENT_MAGIC && buf.readUInt32LE(4) === 1;
 }
 
+/** CRC-32C of bytes `[start, end)` of the one buffer it was made for (see `Frames`). */
+export type Checksum = (start: number, end: number) => number;
+
 /**
- * Frames one record into `out` at `off` (which must have room); returns the offset after it.
- * `words`: `wordsOf(out)`, for the faster checksum.
+ * A buffer of frames with the views the frame functions read and write it through (a DataView
+ * for the header fields: several times faster than Buffer's methods) and its checksum (the JS
+ * word path, or a CrcArena's). Make it once per buffer: making one costs more than a frame.
  */
-export function writeFrame(
-  out: Buffer,
-  off: number,
-  seq: number,
-  tsMs: number,
-  code: number,
-  body: Uint8Array,
-  words?: Int32Array,
-): number {
+export interface Frames {
+  bytes: Buffer;
+  view: DataView;
+  crc: Checksum;
+}
+
+export function framesOf(bytes: Buffer, crc?: Checksum): Frames {
+  const words = crc ? null : wordsOf(bytes);
+  return {
+    bytes,
+    view: new DataView(bytes.buffer, bytes.byteOffset, bytes.length),
+    crc: crc ?? ((start, end) => crc32cWords(bytes, words!, start, end)),
+  };
+}
+
+/** The frames of `arena`'s current bytes, checksummed by the arena (make it again after it grows). */
+export function framesIn(arena: CrcArena): Frames {
+  return framesOf(arena.bytes, (start, end) => arena.crc(start, end));
+}
+
+/** Frames one record into `f` at `off` (which must have room); returns the offset after it. */
+export function writeFrame(f: Frames, off: number, seq: number, tsMs: number, code: number, body: Uint8Array): number {
+  const { bytes, view } = f;
   const len = body.length;
-  out.writeUInt32LE(len, off);
-  writeU64(out, off + 8, seq);
-  out.writeDoubleLE(tsMs, off + 16);
-  out[off + 24] = code;
-  out.set(body, off + FRAME_HEADER_BYTES);
+  view.setUint32(off, len, true);
+  view.setUint32(off + 8, seq >>> 0, true);
+  view.setUint32(off + 12, Math.floor(seq / TWO_32), true);
+  view.setFloat64(off + 16, tsMs, true);
+  bytes[off + 24] = code;
+  bytes.set(body, off + FRAME_HEADER_BYTES);
   const end = off + FRAME_HEADER_BYTES + len;
-  const crc = words ? crc32cWords(out, words, off + CRC_FROM, end) : crc32c(out, off + CRC_FROM, end);
-  out.writeUInt32LE(crc, off + 4);
+  view.setUint32(off + 4, f.crc(off + CRC_FROM, end), true);
   return end;
+}
+
+/** The seq of the frame at `off`. */
+export function frameSeq(f: Frames, off: number): number {
+  return f.view.getUint32(off + 8, true) + f.view.getUint32(off + 12, true) * TWO_32;
+}
+
+/** The timestamp of the frame at `off`. */
+export function frameTs(f: Frames, off: number): number {
+  return f.view.getFloat64(off + 16, true);
 }
 
 export function writeU64(out: Buffer, off: number, v: number): void {
@@ -96,25 +135,18 @@ export function readU64(buf: Buffer, off: number): number {
 export type FrameFault = 'short-header' | 'bad-length' | 'short-body' | 'checksum' | 'bad-class';
 
 /**
- * Verifies the frame at `buf[off]`, with `end` the end of valid bytes in `buf`.
- * `words`: `wordsOf(buf)`, for the faster checksum (same result).
+ * Verifies the frame at `f.bytes[off]`, with `end` the end of valid bytes.
  * @returns the body length, or a fault. `short-*` at the end of a read chunk may just mean "read more".
  */
-export function checkFrame(
-  buf: Buffer,
-  off: number,
-  end: number,
-  maxBody: number,
-  words?: Int32Array,
-): number | FrameFault {
+export function checkFrame(f: Frames, off: number, end: number, maxBody: number): number | FrameFault {
   if (end - off < FRAME_HEADER_BYTES) return 'short-header';
-  const len = buf.readUInt32LE(off);
+  const view = f.view;
+  const len = view.getUint32(off, true);
   if (len > maxBody) return 'bad-length';
   const frameEnd = off + FRAME_HEADER_BYTES + len;
   if (frameEnd > end) return 'short-body';
-  const crc = words ? crc32cWords(buf, words, off + CRC_FROM, frameEnd) : crc32c(buf, off + CRC_FROM, frameEnd);
-  if (crc !== buf.readUInt32LE(off + 4)) return 'checksum';
-  const code = buf[off + 24]!;
+  if (f.crc(off + CRC_FROM, frameEnd) !== view.getUint32(off + 4, true)) return 'checksum';
+  const code = f.bytes[off + 24]!;
   if (code < 1 || code > MAX_CLASS_CODE) return 'bad-class';
   return len;
 }

@@ -1,12 +1,15 @@
 /** Reading verified records out of a segment, with the full `Record` bytes built in place. */
 import type { FileHandle } from 'node:fs/promises';
-import { wordsOf } from './crc32c.js';
+import { CrcArena } from './crc32c-wasm.js';
 import {
   checkFrame,
   encodeSeqPrefix,
   FRAME_HEADER_BYTES,
   type FrameFault,
-  readU64,
+  type Frames,
+  frameSeq,
+  framesIn,
+  frameTs,
   SEGMENT_HEADER_BYTES,
   seqPrefixLength,
 } from './frame.js';
@@ -15,7 +18,10 @@ import { walkFrames } from './walk.js';
 
 /**
  * Records in seq order, as columns. Record `i`'s full protobuf `Record` bytes (seq field included)
- * are `data.subarray(starts[i], ends[i])`; the views stay valid as long as the batch is referenced.
+ * are `data.subarray(starts[i], ends[i])`; the views stay valid as long as the batch is referenced
+ * and not passed as `reuse` to a later read (which then overwrites its memory).
+ * The records lie in `data` in order, each behind what is left of its frame header (at least 15
+ * bytes), so a RecordBatch encoder can move them together in place (see adapters/nats/records.ts).
  */
 export interface ReadBatch {
   count: number;
@@ -67,23 +73,18 @@ const MAX_SPAN = 16 << 20;
 const SPAN_BATCHES = 8;
 
 /**
- * Bytes of one segment read into memory ahead of the reader, so consecutive batches come from one
- * large read instead of one open + read + close each. Only frames at or after `parsedTo` were never
+ * Which bytes of one segment the arena holds: read ahead of the reader, so consecutive batches
+ * come from one large read instead of one read each. Only frames at or after `parsedTo` were never
  * handed out: a batch is parsed (and verified, frame by frame) from the span only there, because
  * parsing writes each handed-out record's seq prefix over its own frame header, so a frame before
- * `parsedTo` would no longer verify; a read that goes back reads the file again into a new span.
- * The bytes of a span are never written to after a frame is handed out (only the headers of later
- * frames are), so a batch's views stay valid for as long as it is referenced.
+ * `parsedTo` would no longer verify; a read that goes back reads the file again.
  */
-export interface ReadSpan {
+interface ReadSpan {
   seg: Segment;
   /** `seg.generation` when read: a rewritten segment never serves from an old span. */
   gen: number;
-  /** File offset of `data[0]`. */
+  /** File offset of the arena's first byte. */
   fileOff: number;
-  data: Buffer;
-  /** `wordsOf(data)`, for the checksum. */
-  words: Int32Array;
   len: number;
   /** File offset up to which frames were parsed. */
   parsedTo: number;
@@ -93,8 +94,8 @@ export interface ReadSpan {
 export async function seekAfter(seg: Segment, fh: FileHandle, afterSeq: number, maxBody: number): Promise<number> {
   if (afterSeq < seg.firstSeq) return SEGMENT_HEADER_BYTES;
   let found = -1;
-  const end = await walkFrames(fh, SEGMENT_HEADER_BYTES, seg.size, maxBody, (buf, off, _len, fileOff) => {
-    if (readU64(buf, off + 8) <= afterSeq) return true;
+  const end = await walkFrames(fh, SEGMENT_HEADER_BYTES, seg.size, maxBody, (f, off, _len, fileOff) => {
+    if (frameSeq(f, off) <= afterSeq) return true;
     found = fileOff;
     return false;
   });
@@ -111,51 +112,176 @@ export interface ReadLimits {
 }
 
 /**
- * Reads and verifies records of `seg` from `offset` (a frame boundary) within the limits, from
- * `span` when it holds the whole expected batch there, else from a new span read through `fh`.
- * @returns the read, and the span it came from (to pass to the next call).
+ * Reads verified records out of segments through one arena (./crc32c-wasm.ts), where the bytes
+ * are read to and checksummed in place; each batch's records are then copied out in one piece, so
+ * batches never share memory with the arena and the arena is reused for every read (no large
+ * allocation per read). Reads run one at a time: the arena holds one span. The arena keeps the
+ * size of the largest span it held (MIN_SPAN to MAX_SPAN; more only for one larger frame).
  */
-export async function readSegment(
-  seg: Segment,
-  fh: FileHandle,
-  offset: number,
-  lim: ReadLimits,
-  span: ReadSpan | null,
-): Promise<SegmentRead & { span: ReadSpan }> {
-  const size = seg.size;
-  const expect = expectedBatchBytes(seg, lim);
-  if (
-    span !== null &&
-    span.seg === seg &&
-    span.gen === seg.generation &&
-    offset >= span.parsedTo &&
-    offset < span.fileOff + span.len &&
-    (span.fileOff + span.len - offset >= expect || span.fileOff + span.len >= size)
-  ) {
-    const r = parse(span, offset, span.fileOff + span.len >= size, lim);
-    if (r.batch.count > 0 || r.fault !== null) return { ...r, span };
+export class SpanReader {
+  private readonly arena = new CrcArena(MIN_SPAN);
+  private frames: Frames = framesIn(this.arena);
+  private span: ReadSpan | null = null;
+  private queue: Promise<unknown> = Promise.resolve();
+
+  /**
+   * Reads and verifies records of `seg` from `offset` (a frame boundary) within the limits, from
+   * the span in the arena when it holds the whole expected batch there, else from a new span read
+   * through `fh`.
+   */
+  read(seg: Segment, fh: FileHandle, offset: number, lim: ReadLimits, reuse?: ReadBatch): Promise<SegmentRead> {
+    const run = this.queue.then(() => this.readNow(seg, fh, offset, lim, reuse));
+    this.queue = run.catch(() => undefined);
+    return run;
   }
-  let want = Math.min(size - offset, Math.max(Math.min(expect * SPAN_BATCHES, MAX_SPAN), MIN_SPAN, expect), MAX_READ);
-  let data = Buffer.allocUnsafe(Math.max(want, 0));
-  let got = (await fh.read(data, 0, want, offset)).bytesRead;
-  if (got >= FRAME_HEADER_BYTES) {
-    const first = FRAME_HEADER_BYTES + data.readUInt32LE(0);
-    if (first > got && first <= FRAME_HEADER_BYTES + lim.maxBody && offset + first <= size) {
-      want = first;
-      data = Buffer.allocUnsafe(want);
-      got = (await fh.read(data, 0, want, offset)).bytesRead;
+
+  /** Drops the span when it came from `seg` (rewritten or removed). */
+  forget(seg: Segment): void {
+    if (this.span?.seg === seg) this.span = null;
+  }
+
+  private async readNow(
+    seg: Segment,
+    fh: FileHandle,
+    offset: number,
+    lim: ReadLimits,
+    reuse: ReadBatch | undefined,
+  ): Promise<SegmentRead> {
+    const size = seg.size;
+    const expect = expectedBatchBytes(seg, lim);
+    const span = this.span;
+    if (
+      span !== null &&
+      span.seg === seg &&
+      span.gen === seg.generation &&
+      offset >= span.parsedTo &&
+      offset < span.fileOff + span.len &&
+      (span.fileOff + span.len - offset >= expect || span.fileOff + span.len >= size)
+    ) {
+      const r = this.parse(span, offset, span.fileOff + span.len >= size, lim, reuse);
+      if (r.batch.count > 0 || r.fault !== null) return r;
     }
+    this.span = null;
+    const gen = seg.generation;
+    const want = Math.min(
+      size - offset,
+      Math.max(Math.min(expect * SPAN_BATCHES, MAX_SPAN), MIN_SPAN, expect),
+      MAX_READ,
+    );
+    let got = await this.readAt(fh, Math.max(want, 0), offset);
+    if (got >= FRAME_HEADER_BYTES) {
+      const first = FRAME_HEADER_BYTES + this.frames.view.getUint32(0, true);
+      if (first > got && first <= FRAME_HEADER_BYTES + lim.maxBody && offset + first <= size) {
+        got = await this.readAt(fh, first, offset);
+      }
+    }
+    const fresh: ReadSpan = { seg, gen, fileOff: offset, len: got, parsedTo: offset };
+    this.span = fresh;
+    return this.parse(fresh, offset, offset + got >= size, lim, reuse);
   }
-  const fresh: ReadSpan = {
-    seg,
-    gen: seg.generation,
-    fileOff: offset,
-    data,
-    words: wordsOf(data),
-    len: got,
-    parsedTo: offset,
+
+  private async readAt(fh: FileHandle, bytes: number, offset: number): Promise<number> {
+    if (bytes > this.arena.bytes.length) {
+      this.arena.reserve(bytes);
+      this.frames = framesIn(this.arena);
+    }
+    return (await fh.read(this.arena.bytes, 0, bytes, offset)).bytesRead;
+  }
+
+  private parse(span: ReadSpan, from: number, atEnd: boolean, lim: ReadLimits, reuse?: ReadBatch): SegmentRead {
+    const f = this.frames;
+    const data = f.bytes;
+    const fileOff = span.fileOff;
+    const got = span.len;
+    const cap = Math.min(lim.maxRecords, Math.floor((got - (from - fileOff)) / FRAME_HEADER_BYTES) + 1);
+    const store = columnsFor(cap, reuse);
+    const { seqs, tsMs, codes, starts, ends } = store;
+    let n = 0;
+    let bytes = 0;
+    let off = from - fileOff;
+    let prevSeq = lim.afterSeq;
+    let fault: SegmentRead['fault'] = null;
+    while (off < got && n < cap) {
+      const r = checkFrame(f, off, got, lim.maxBody);
+      if (typeof r !== 'number') {
+        if ((r === 'short-header' || r === 'short-body') && !atEnd) break;
+        fault = { offset: fileOff + off, fault: r, prevSeq };
+        break;
+      }
+      const seq = frameSeq(f, off);
+      if (seq > lim.maxSeq) break;
+      const bodyStart = off + FRAME_HEADER_BYTES;
+      const prefix = seqPrefixLength(seq);
+      if (n > 0 && bytes + prefix + r > lim.maxBytes) break;
+      if (seq > lim.afterSeq) {
+        seqs[n] = seq;
+        tsMs[n] = frameTs(f, off);
+        codes[n] = data[off + 24]!;
+        starts[n] = bodyStart - prefix;
+        encodeSeqPrefix(seq, data, bodyStart - prefix);
+        ends[n] = bodyStart + r;
+        bytes += prefix + r;
+        n++;
+        prevSeq = seq;
+      }
+      off = bodyStart + r;
+    }
+    if (fileOff + off > span.parsedTo) span.parsedTo = fileOff + off;
+    // The records leave the arena in one piece, gaps included (see ReadBatch).
+    const first = n > 0 ? starts[0]! : 0;
+    const out = dataFor(store, n > 0 ? ends[n - 1]! - first : 0);
+    data.copy(out, 0, first, first + out.length);
+    for (let i = 0; i < n; i++) {
+      starts[i]! -= first;
+      ends[i]! -= first;
+    }
+    const batch: ReadBatch = {
+      count: n,
+      seqs: seqs.subarray(0, n),
+      tsMs: tsMs.subarray(0, n),
+      codes: codes.subarray(0, n),
+      data: out,
+      starts: starts.subarray(0, n),
+      ends: ends.subarray(0, n),
+      bytes,
+      lastSeq: prevSeq,
+    };
+    Object.defineProperty(batch, STORE, { value: store });
+    return { batch, nextOffset: fileOff + off, fault };
+  }
+}
+
+/** The full-size memory behind a batch the reader made (the batch's fields are views of it). */
+interface Store {
+  seqs: Float64Array;
+  tsMs: Float64Array;
+  codes: Uint8Array;
+  starts: Uint32Array;
+  ends: Uint32Array;
+  data: Buffer;
+}
+
+/** Where a batch keeps its Store: not enumerable, so a copy of the batch (`{ ...batch }`) has none. */
+const STORE = Symbol('ReadBatch.store');
+
+/** The columns of a `reuse` batch the reader made, when they hold `cap` records; else new ones. */
+function columnsFor(cap: number, reuse: ReadBatch | undefined): Store {
+  const old = (reuse as { [STORE]?: Store } | undefined)?.[STORE];
+  if (old !== undefined && old.seqs.length >= cap) return old;
+  return {
+    seqs: new Float64Array(cap),
+    tsMs: new Float64Array(cap),
+    codes: new Uint8Array(cap),
+    starts: new Uint32Array(cap),
+    ends: new Uint32Array(cap),
+    data: old?.data ?? Buffer.alloc(0),
   };
-  return { ...parse(fresh, offset, offset + got >= size, lim), span: fresh };
+}
+
+/** `bytes` of the store's data buffer, replaced by a larger one (with room to spare) when short. */
+function dataFor(store: Store, bytes: number): Buffer {
+  if (store.data.length < bytes) store.data = Buffer.allocUnsafeSlow(Math.max(bytes, store.data.length * 2, 64 << 10));
+  return store.data.subarray(0, bytes);
 }
 
 /** Frame bytes the next batch most likely needs: by the byte limit or the segment's mean frame. */
@@ -169,59 +295,4 @@ function expectedBatchBytes(seg: Segment, lim: ReadLimits): number {
   const byBytes = lim.maxBytes + lim.maxRecords * FRAME_HEADER_BYTES;
   const byCount = records > 0 ? Math.ceil((bytes / records) * lim.maxRecords * 1.25) : byBytes;
   return Math.max(64, Math.min(byBytes, byCount));
-}
-
-function parse(span: ReadSpan, from: number, atEnd: boolean, lim: ReadLimits): SegmentRead {
-  const data = span.data;
-  const fileOff = span.fileOff;
-  const got = span.len;
-  const cap = Math.min(lim.maxRecords, Math.floor((got - (from - fileOff)) / FRAME_HEADER_BYTES) + 1);
-  const seqs = new Float64Array(cap);
-  const tsMs = new Float64Array(cap);
-  const codes = new Uint8Array(cap);
-  const starts = new Uint32Array(cap);
-  const ends = new Uint32Array(cap);
-  let n = 0;
-  let bytes = 0;
-  let off = from - fileOff;
-  let prevSeq = lim.afterSeq;
-  let fault: SegmentRead['fault'] = null;
-  while (off < got && n < cap) {
-    const r = checkFrame(data, off, got, lim.maxBody, span.words);
-    if (typeof r !== 'number') {
-      if ((r === 'short-header' || r === 'short-body') && !atEnd) break;
-      fault = { offset: fileOff + off, fault: r, prevSeq };
-      break;
-    }
-    const seq = readU64(data, off + 8);
-    if (seq > lim.maxSeq) break;
-    const bodyStart = off + FRAME_HEADER_BYTES;
-    const prefix = seqPrefixLength(seq);
-    if (n > 0 && bytes + prefix + r > lim.maxBytes) break;
-    if (seq > lim.afterSeq) {
-      seqs[n] = seq;
-      tsMs[n] = data.readDoubleLE(off + 16);
-      codes[n] = data[off + 24]!;
-      starts[n] = bodyStart - prefix;
-      encodeSeqPrefix(seq, data, bodyStart - prefix);
-      ends[n] = bodyStart + r;
-      bytes += prefix + r;
-      n++;
-      prevSeq = seq;
-    }
-    off = bodyStart + r;
-  }
-  if (fileOff + off > span.parsedTo) span.parsedTo = fileOff + off;
-  const batch: ReadBatch = {
-    count: n,
-    seqs: seqs.subarray(0, n),
-    tsMs: tsMs.subarray(0, n),
-    codes: codes.subarray(0, n),
-    data,
-    starts: starts.subarray(0, n),
-    ends: ends.subarray(0, n),
-    bytes,
-    lastSeq: prevSeq,
-  };
-  return { batch, nextOffset: fileOff + off, fault };
 }

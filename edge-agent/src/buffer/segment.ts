@@ -5,6 +5,9 @@ import {
   checkFrame,
   FRAME_HEADER_BYTES,
   type FrameFault,
+  frameSeq,
+  framesOf,
+  frameTs,
   isSegmentHeader,
   readU64,
   SEGMENT_HEADER_BYTES,
@@ -105,13 +108,13 @@ export async function scanSegment(dir: string, firstSeq: number, maxBody: number
       };
     }
     let badSeq = false;
-    const end = await walkFrames(fh, SEGMENT_HEADER_BYTES, fileSize, maxBody, (buf, off, len) => {
-      const seq = readU64(buf, off + 8);
+    const end = await walkFrames(fh, SEGMENT_HEADER_BYTES, fileSize, maxBody, (f, off, len) => {
+      const seq = frameSeq(f, off);
       if (seq <= seg.live.last || seq < firstSeq) {
         badSeq = true;
         return false;
       }
-      seg.add(seq, buf[off + 24]!, buf.readDoubleLE(off + 16), FRAME_HEADER_BYTES + len);
+      seg.add(seq, f.bytes[off + 24]!, frameTs(f, off), FRAME_HEADER_BYTES + len);
       return true;
     });
     seg.size = end.end;
@@ -140,5 +143,5 @@ async function wellFormedFrameAfter(
   if (nextLen > maxBody || next + FRAME_HEADER_BYTES + nextLen > fileSize) return false;
   const frame = Buffer.allocUnsafe(FRAME_HEADER_BYTES + nextLen);
   await fh.read(frame, 0, frame.length, next);
-  return typeof checkFrame(frame, 0, frame.length, maxBody) === 'number';
+  return typeof checkFrame(framesOf(frame), 0, frame.length, maxBody) === 'number';
 }

@@ -1,12 +1,15 @@
 /** Sequential, verifying walk over the frames of one open segment file, in large chunks. */
 import type { FileHandle } from 'node:fs/promises';
-import { wordsOf } from './crc32c.js';
-import { checkFrame, FRAME_HEADER_BYTES, type FrameFault } from './frame.js';
+import { CrcArena } from './crc32c-wasm.js';
+import { checkFrame, FRAME_HEADER_BYTES, type FrameFault, type Frames, framesIn } from './frame.js';
 
 const CHUNK = 1 << 20;
 
-/** Called per verified frame; `buf[off]` is its header. Return false to stop the walk. */
-export type FrameVisitor = (buf: Buffer, off: number, bodyLen: number, fileOff: number) => boolean;
+/**
+ * Called per verified frame; `f.bytes[off]` is its header. Return false to stop the walk. The
+ * bytes are reused for the next chunk: copy what must outlive the call.
+ */
+export type FrameVisitor = (f: Frames, off: number, bodyLen: number, fileOff: number) => boolean;
 
 export interface WalkEnd {
   /** File offset where the walk ended: `to`, the stop point, or the start of the bad frame. */
@@ -27,17 +30,18 @@ export async function walkFrames(
   visit: FrameVisitor,
   afterChunk?: () => Promise<void>,
 ): Promise<WalkEnd> {
-  let buf = Buffer.allocUnsafe(Math.min(CHUNK, Math.max(to - from, FRAME_HEADER_BYTES)));
-  let words = wordsOf(buf);
+  const arena = new CrcArena(Math.min(CHUNK, Math.max(to - from, FRAME_HEADER_BYTES)));
+  let buf = arena.bytes;
+  let frames = framesIn(arena);
   let pos = from;
   while (pos < to) {
     const want = Math.min(buf.length, to - pos);
     const { bytesRead } = await fh.read(buf, 0, want, pos);
     let off = 0;
     while (off < bytesRead) {
-      const r = checkFrame(buf, off, bytesRead, maxBody, words);
+      const r = checkFrame(frames, off, bytesRead, maxBody);
       if (typeof r === 'number') {
-        if (!visit(buf, off, r, pos + off)) return { end: pos + off, fault: null };
+        if (!visit(frames, off, r, pos + off)) return { end: pos + off, fault: null };
         off += FRAME_HEADER_BYTES + r;
         continue;
       }
@@ -46,8 +50,9 @@ export async function walkFrames(
     }
     if (off === 0) {
       if (bytesRead === 0) return { end: pos, fault: 'short-header' };
-      buf = Buffer.allocUnsafe(FRAME_HEADER_BYTES + buf.readUInt32LE(0) + CHUNK);
-      words = wordsOf(buf);
+      arena.reserve(FRAME_HEADER_BYTES + buf.readUInt32LE(0) + CHUNK);
+      buf = arena.bytes;
+      frames = framesIn(arena);
     }
     pos += off;
     if (afterChunk) await afterChunk();

@@ -1,6 +1,6 @@
 /** Records appended since the last group commit, framed in one reusable buffer. */
-import { wordsOf } from './crc32c.js';
-import { FRAME_HEADER_BYTES, writeFrame } from './frame.js';
+import { CrcArena } from './crc32c-wasm.js';
+import { FRAME_HEADER_BYTES, type Frames, framesIn, writeFrame } from './frame.js';
 
 export interface Waiter {
   firstSeq: number;
@@ -9,9 +9,10 @@ export interface Waiter {
 }
 
 export class WriteBatch {
-  buf = Buffer.allocUnsafe(1 << 20);
-  /** `wordsOf(buf)`, for the checksum. */
-  private words = wordsOf(this.buf);
+  /** Frames are built where the checksum runs: `buf` is the arena's bytes. */
+  private readonly arena = new CrcArena(1 << 20);
+  private frames: Frames = framesIn(this.arena);
+  buf = this.arena.bytes;
   len = 0;
   n = 0;
   firstSeq = 0;
@@ -27,10 +28,9 @@ export class WriteBatch {
   /** Makes room for `records` more records of `bytes` framed bytes in total. */
   reserve(bytes: number, records: number): void {
     if (this.len + bytes > this.buf.length) {
-      const grown = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.len + bytes));
-      this.buf.copy(grown, 0, 0, this.len);
-      this.buf = grown;
-      this.words = wordsOf(grown);
+      this.arena.reserve(this.len + bytes);
+      this.buf = this.arena.bytes;
+      this.frames = framesIn(this.arena);
     }
     if (this.n + records > this.codes.length) {
       const cap = Math.max(this.codes.length * 2, this.n + records);
@@ -43,7 +43,7 @@ export class WriteBatch {
   /** Frames one record; `reserve` must have made room. */
   push(seq: number, code: number, tsMs: number, body: Uint8Array): void {
     if (this.n === 0) this.firstSeq = seq;
-    this.len = writeFrame(this.buf, this.len, seq, tsMs, code, body, this.words);
+    this.len = writeFrame(this.frames, this.len, seq, tsMs, code, body);
     this.codes[this.n] = code;
     this.ts[this.n] = tsMs;
     this.frameLens[this.n] = FRAME_HEADER_BYTES + body.length;

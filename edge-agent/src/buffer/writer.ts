@@ -1,4 +1,11 @@
-/** One group commit: writes a batch into the active segment (rolling as planned) and fdatasyncs it. */
+/**
+ * One group commit: writes a batch into the active segment (rolling as planned) and makes it
+ * durable. Segments are opened with O_DSYNC where the platform has it, so each write returns only
+ * once its data (and the file size) are on stable storage, as write + fdatasync would: one thread
+ * pool round trip per commit instead of two, which is on the critical path of every acknowledged
+ * append. Elsewhere the write is followed by fdatasync.
+ */
+import { constants } from 'node:fs';
 import { type FileHandle, open, unlink } from 'node:fs/promises';
 import { fsyncDir } from '../fs-atomic.js';
 import { truncateDurably } from './compact.js';
@@ -59,12 +66,12 @@ export async function writeBatch(b: WriteBatch, st: WriterState): Promise<Writte
         const created = active === null;
         if (active === null) {
           active = new Segment(st.dir, b.firstSeq + rec);
-          fd = await open(active.path, 'wx');
+          fd = await open(active.path, SEGMENT_OPEN_FLAGS);
           st.segments.push(active);
         }
         parts.push({ seg: active, prevSize: active.size, created, from: start, to: end, recFrom: rec, recTo: recEnd });
         await writePart(fd!, b.buf.subarray(start, end), created ? 0 : active.size, created ? active.firstSeq : -1);
-        await fd!.datasync();
+        if (!DSYNC) await fd!.datasync();
         if (created) await fsyncDir(st.dir);
       }
       if (k < b.breaks.length && active !== null) {
@@ -89,15 +96,23 @@ export async function writeBatch(b: WriteBatch, st: WriterState): Promise<Writte
   return { active, activeFd: fd, grownBytes: grown };
 }
 
+const DSYNC = constants.O_DSYNC !== undefined;
+/** Create only (a segment file is never reopened for appending); synchronous data writes where available. */
+const SEGMENT_OPEN_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | (constants.O_DSYNC ?? 0);
+
 async function writePart(fd: FileHandle, bytes: Buffer, position: number, newSegmentSeq: number): Promise<void> {
-  let pos = position;
-  if (newSegmentSeq >= 0) {
-    const header = Buffer.allocUnsafe(SEGMENT_HEADER_BYTES);
-    writeSegmentHeader(header, newSegmentSeq);
-    await writeAll(fd, header, pos);
-    pos += SEGMENT_HEADER_BYTES;
+  if (newSegmentSeq < 0) return writeAll(fd, bytes, position);
+  // A new segment's header goes in the same write as its first records (one synchronous write).
+  const header = Buffer.allocUnsafe(SEGMENT_HEADER_BYTES);
+  writeSegmentHeader(header, newSegmentSeq);
+  const { bytesWritten } = await fd.writev([header, bytes], position);
+  if (bytesWritten < SEGMENT_HEADER_BYTES) {
+    await writeAll(fd, header.subarray(bytesWritten), position + bytesWritten);
+    await writeAll(fd, bytes, position + SEGMENT_HEADER_BYTES);
+  } else {
+    const done = bytesWritten - SEGMENT_HEADER_BYTES;
+    await writeAll(fd, bytes.subarray(done), position + bytesWritten);
   }
-  await writeAll(fd, bytes, pos);
 }
 
 async function writeAll(fd: FileHandle, bytes: Buffer, position: number): Promise<void> {

@@ -3,7 +3,8 @@ import type { BufferStats } from '../buffer/types.js';
 
 /** What sync needs from the durable buffer. */
 export interface RecordBuffer {
-  readUnsent(maxRecords: number, maxBytes: number, afterSeq?: number): Promise<ReadBatch>;
+  /** `reuse`: an acknowledged batch whose memory the read may reuse (see DurableBuffer.readUnsent). */
+  readUnsent(maxRecords: number, maxBytes: number, afterSeq?: number, reuse?: ReadBatch): Promise<ReadBatch>;
   markSent(seq: number): Promise<void>;
   markCommitted(seq: number): Promise<void>;
   rewindSendToCommitted(): Promise<void>;
@@ -13,6 +14,7 @@ export interface RecordBuffer {
 /** Sends one batch of buffer records upstream; resolves when the broker acknowledged it. */
 export interface BatchPublisher {
   /**
+   * The batch must not be used once the returned promise settles: sync then reuses its memory.
    * `fromSeq`: first seq the batch accounts for (the read's afterSeq + 1). Seqs between it and the
    * batch's first record are gone from the buffer (evicted, expired, lost to a torn tail, or assigned
    * to an append that failed); claiming them lets the cloud's watermark pass the gap.

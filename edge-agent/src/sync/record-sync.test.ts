@@ -268,6 +268,64 @@ describe('encodeRecordBatch', () => {
     await buffer.close();
     await t.cleanup();
   });
+
+  /**
+   * A batch of `records` laid out in one buffer: placed in memory in the order `place` (record
+   * indexes), each after a gap of `gaps[k]` bytes.
+   */
+  function laidOut(records: Uint8Array[], gaps: number[], place = records.map((_, i) => i)): ReadBatch {
+    const data = Buffer.alloc(records.reduce((s, r) => s + r.length, 0) + gaps.reduce((s, g) => s + g, 0));
+    const starts = new Uint32Array(records.length);
+    const ends = new Uint32Array(records.length);
+    let off = 0;
+    place.forEach((i, k) => {
+      off += gaps[k]!;
+      data.set(records[i]!, off);
+      starts[i] = off;
+      off += records[i]!.length;
+      ends[i] = off;
+    });
+    return {
+      count: records.length,
+      seqs: Float64Array.from(records, (_, i) => i + 1),
+      tsMs: new Float64Array(records.length),
+      codes: new Uint8Array(records.length).fill(4),
+      data,
+      starts,
+      ends,
+      bytes: records.reduce((s, r) => s + r.length, 0),
+      lastSeq: records.length,
+    };
+  }
+
+  it('encodes records however they lie in the batch: with gaps, back to back, or out of order', () => {
+    // Records with 1-byte and 2-byte length varints (<128 and >=128 bytes).
+    const records = [0.1, 0.2, 0.3, 0.4, 0.5].map((s, i) => {
+      const r = RecordPb.decode(predictionBody(s));
+      r.seq = i + 1;
+      if (i % 2 === 1 && r.body?.$case === 'prediction') r.body.value.model = 'm'.repeat(150);
+      return RecordPb.encode(r).finish();
+    });
+    const layouts: Array<[string, number[], number[]?]> = [
+      ['frame gaps', [0, 16, 20, 17, 30]],
+      ['back to back', [0, 0, 0, 0, 0]],
+      ['gaps, then too small a gap', [0, 16, 16, 1, 16]],
+      ['gaps, then out of order', [0, 16, 16, 16, 16], [0, 1, 3, 2, 4]],
+    ];
+    for (const [name, gaps, place] of layouts) {
+      const decoded = RecordBatch.decode(
+        encodeRecordBatch(
+          { agentId: 'a1', siteId: 's1', bufferId: 'b1', sentAtMs: 9, firstSeq: 1 },
+          laidOut(records, gaps, place),
+        ),
+      );
+      expect(
+        decoded.records.map((r) => Buffer.from(RecordPb.encode(r).finish())),
+        name,
+      ).toEqual(records.map((r) => Buffer.from(r)));
+      expect(decoded, name).toMatchObject({ agentId: 'a1', bufferId: 'b1', firstSeq: 1, lastSeq: 5, sentAtMs: 9 });
+    }
+  });
 });
 
 describe('TokenBucket', () => {

@@ -146,6 +146,7 @@ export class RecordSync {
     const { buffer, publisher } = this.deps;
     let after = buffer.stats().sendCursor;
     const inFlight: { batch: ReadBatch; ack: Promise<void> }[] = [];
+    const spent: ReadBatch[] = [];
     let sent = 0;
     let acked = after;
     let lastMark = performance.now();
@@ -153,7 +154,7 @@ export class RecordSync {
     try {
       while (this.running) {
         if (inFlight.length < this.opts.maxInFlight) {
-          const batch = await buffer.readUnsent(this.opts.batchRecords, this.opts.batchBytes, after);
+          const batch = await buffer.readUnsent(this.opts.batchRecords, this.opts.batchBytes, after, spent.pop());
           if (batch.count > 0) {
             await this.throttle(batch.bytes);
             // The batch covers (after, lastSeq]: dropped seqs at its start must not stall the watermark.
@@ -183,6 +184,8 @@ export class RecordSync {
         this.stats.bytesSent += head.batch.bytes;
         this.stats.lastAckMs = this.deps.now();
         sent += head.batch.count;
+        // Acknowledged: the publisher is done with the batch, so the next read may reuse its memory.
+        spent.push(head.batch);
       }
     } finally {
       await Promise.allSettled(inFlight.map((f) => f.ack));

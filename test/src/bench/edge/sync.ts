@@ -46,16 +46,24 @@ export async function benchSync(ctx: BenchContext): Promise<void> {
     // broker never answers from its duplicate window; the stream is purged before every run.
     const syncRates: number[] = [];
     const bareRates: number[] = [];
+    // This process's CPU per run: on a busy machine it varies far less than the rates do.
+    const syncCpu: number[] = [];
+    const bareCpu: number[] = [];
     for (let run = 0; run < RUNS; run++) {
       await jsm.streams.purge('MW_RECORDS');
       await buffer.rewindSendToCommitted();
+      let cpu = process.cpuUsage();
       syncRates.push(RECORDS / (await syncRun(js, buffer, `b${run}`)));
+      syncCpu.push(cpuMs(process.cpuUsage(cpu)));
       await jsm.streams.purge('MW_RECORDS');
+      cpu = process.cpuUsage();
       bareRates.push(RECORDS / (await barePublish(js, batches, `bare${run}`)));
+      bareCpu.push(cpuMs(process.cpuUsage(cpu)));
     }
     await buffer.close();
     const fmt = (xs: number[]): string => xs.map((x) => x.toFixed(0)).join(' / ');
     ctx.log(`sync ${fmt(syncRates)} records/s; bare publish ${fmt(bareRates)} records/s (medians compared)`);
+    ctx.log(`agent process CPU per run (ms): sync ${fmt(syncCpu)}; bare publish ${fmt(bareCpu)}`);
     ctx.emit({
       metric: 'edge.sync.replay_per_s',
       value: median(syncRates),
@@ -95,6 +103,10 @@ async function syncRun(js: ReturnType<typeof jetstream>, buffer: DurableBuffer, 
   const s = (performance.now() - t0) / 1000;
   await sync.stop();
   return s;
+}
+
+function cpuMs(u: NodeJS.CpuUsage): number {
+  return (u.user + u.system) / 1000;
 }
 
 function median(xs: readonly number[]): number {
