@@ -86,7 +86,7 @@ export async function startControlPlane(config: Readonly<Config>) {
     staleAfterMs: config.health.staleAfterS * 1000,
     offlineAfterMs: config.health.offlineAfterS * 1000,
   };
-  const store = new PostgresFleetStore({ db: dbh.db, sql: dbh.sql, thresholds, writeDb: ingestDbh.db });
+  const store = new PostgresFleetStore({ db: dbh.db, sql: dbh.sql, thresholds, writeSql: ingestDbh.sql });
   const fleet = new FleetService({ store, clock: systemClock });
   const security = createSecurityWiring({ config, db: dbh.db, log, metrics: registry });
   await security.start();

@@ -10,7 +10,11 @@ export interface UpsertResult {
 
 /** Where the fleet registry lives (Postgres in production, a fake in unit tests). */
 export interface FleetStore {
-  /** Applies the latest heartbeat per agent; older ones of the same boot are ignored. */
+  /**
+   * Applies at most one heartbeat per agent (the ingest coalesces); one older than the stored one
+   * (same boot, lower or equal seq) is ignored. Writes the agent's row only when line, labels, agent
+   * version or running model version changed; liveness (last seen, boot, buffer, resources) otherwise.
+   */
   upsertHeartbeats(beats: HeartbeatInfo[], opts: { autoRegister: boolean }): Promise<UpsertResult>;
   getAgent(id: string, nowMs: number): Promise<Agent | undefined>;
   listAgents(filter: AgentFilter, page: Page, nowMs: number): Promise<{ agents: Agent[]; total: number }>;

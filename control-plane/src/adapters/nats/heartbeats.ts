@@ -15,17 +15,26 @@ export interface HeartbeatIngestDeps {
   flushMs: number;
   maxMessageBytes: number;
   autoRegister: boolean;
+  /** Agents per write (one transaction): a backlog is written in several, so no write grows without bound. @default 5000 */
+  maxAgentsPerWrite?: number;
+  /** Called after each write with the number of agents and its duration. */
   onFlush?: (count: number, ms: number) => void;
   /** Called with the heartbeats a flush applied, before acking (the fleet timeline records announces). */
   onApplied?: (beats: HeartbeatInfo[]) => Promise<void>;
 }
 
+interface Pending {
+  info: HeartbeatInfo;
+  msgs: JsMsg[];
+}
+
 /**
  * Consumes heartbeats (a queue over all replicas: one durable pull consumer), coalesces them per
- * agent in memory and writes one upsert per flush; messages are acked only after the write commits.
+ * agent in memory and writes them per flush (`PostgresFleetStore`: one liveness upsert per write);
+ * messages are acked only after the write commits.
  */
 export class HeartbeatIngest {
-  private pending = new Map<string, { info: HeartbeatInfo; msgs: JsMsg[] }>();
+  private pending = new Map<string, Pending>();
   private timer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> = Promise.resolve();
 
@@ -76,18 +85,28 @@ export class HeartbeatIngest {
     this.pending.set(parsed.info.agentId, { info, msgs: prev ? [...prev.msgs, m] : [m] });
   }
 
+  /** Writes what was received so far, in chunks of `maxAgentsPerWrite` (one transaction each). */
   private async flush(): Promise<void> {
     if (this.pending.size === 0) return;
-    const batch = this.pending;
+    const batch = [...this.pending.values()];
     this.pending = new Map();
+    const chunk = this.deps.maxAgentsPerWrite ?? 5000;
+    for (let i = 0; i < batch.length; i += chunk) await this.write(batch.slice(i, i + chunk));
+  }
+
+  private async write(batch: Pending[]): Promise<void> {
     const started = Date.now();
     try {
-      const infos = [...batch.values()].map((p) => p.info);
+      const infos = batch.map((p) => p.info);
       const res = await this.deps.store.upsertHeartbeats(infos, { autoRegister: this.deps.autoRegister });
       const unknown = new Set(res.unknownAgents);
       const gone = new Set(res.decommissionedAgents);
       await this.deps.onApplied?.(infos.filter((i) => !unknown.has(i.agentId) && !gone.has(i.agentId)));
-      for (const [agentId, p] of batch) {
+      for (let i = 0; i < batch.length; i++) {
+        const p = batch[i]!;
+        const agentId = p.info.agentId;
+        // Acking thousands of messages is one synchronous run: let API calls in between.
+        if (i > 0 && i % 1000 === 0) await new Promise<void>((r) => setImmediate(r));
         if (unknown.has(agentId) || gone.has(agentId)) {
           const last = p.msgs.at(-1)!;
           await this.deps.deadLetters.send(
@@ -102,11 +121,11 @@ export class HeartbeatIngest {
           for (const m of p.msgs) m.ack();
         }
       }
-      this.deps.onFlush?.(batch.size, Date.now() - started);
+      this.deps.onFlush?.(batch.length, Date.now() - started);
     } catch (err) {
       // Not acked: JetStream redelivers after ack_wait; nothing is lost.
-      for (const p of batch.values()) for (const m of p.msgs) m.nak(1000);
-      this.deps.log.warn({ err, agents: batch.size }, 'ingest.heartbeats.flush_failed');
+      for (const p of batch) for (const m of p.msgs) m.nak(1000);
+      this.deps.log.warn({ err, agents: batch.length }, 'ingest.heartbeats.flush_failed');
     }
   }
 }

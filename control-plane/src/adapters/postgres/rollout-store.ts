@@ -217,7 +217,10 @@ export class PostgresRolloutStore implements RolloutStore {
 
   async targetAgents(sel: Selector, nowMs: number): Promise<TargetAgent[]> {
     const sql = this.deps.sql;
-    const rows = await sql`select id, site_id, line_id, labels, last_heartbeat_at from agents
+    // Liveness lives in agent_liveness (ADR 0007); the legacy column only for agents without a row there.
+    const rows =
+      await sql`select id, site_id, line_id, labels, coalesce(l.last_seen, a.last_heartbeat_at) as last_heartbeat_at
+      from agents a left join agent_liveness l on l.agent_id = a.id
       where decommissioned_at is null and not pinned
         ${sel.siteIds.length ? sql`and site_id in ${sql(sel.siteIds)}` : sql``}
         ${Object.keys(sel.labels).length ? sql`and labels @> ${JSON.stringify(sel.labels)}::jsonb` : sql``}

@@ -66,6 +66,37 @@ export const agents = pgTable(
   ],
 );
 
+/**
+ * Liveness of each agent: what every heartbeat changes, apart from the wide `agents` row, which a
+ * heartbeat writes only when line, labels, agent version or running model version changed (ADR 0007).
+ * Narrow, no secondary index, fillfactor 50 (migration 0007): its updates stay HOT.
+ * Supersedes `agents.last_heartbeat_at`, `heartbeat_seq`, `boot_id`, `started_at`, `buffer` and
+ * `resources`, which heartbeats no longer write (readers fall back to `agents.last_heartbeat_at` only
+ * for agents without a row here, i.e. rows written directly by seeds).
+ * The buffer columns are all null when the heartbeat had no buffer status, likewise the resources.
+ */
+export const agentLiveness = pgTable('agent_liveness', {
+  agentId: text('agent_id')
+    .primaryKey()
+    .references(() => agents.id),
+  /** When the control plane received the newest heartbeat (health uses receipt time). */
+  lastSeen: ts('last_seen').notNull(),
+  heartbeatSeq: bigint('heartbeat_seq', { mode: 'number' }).notNull(),
+  bootId: text('boot_id').notNull(),
+  startedAt: ts('started_at'),
+  unsentRecords: bigint('unsent_records', { mode: 'number' }),
+  uncommittedRecords: bigint('uncommitted_records', { mode: 'number' }),
+  bytesOnDisk: bigint('bytes_on_disk', { mode: 'number' }),
+  capacityBytes: bigint('capacity_bytes', { mode: 'number' }),
+  headSeq: bigint('head_seq', { mode: 'number' }),
+  committedSeq: bigint('committed_seq', { mode: 'number' }),
+  lastSyncMs: bigint('last_sync_ms', { mode: 'number' }),
+  droppedByClass: jsonb('dropped_by_class').$type<Record<string, number>>(),
+  cpuPercent: doublePrecision('cpu_percent'),
+  rssBytes: bigint('rss_bytes', { mode: 'number' }),
+  diskFreeBytes: bigint('disk_free_bytes', { mode: 'number' }),
+});
+
 /** Health timeline; bounded by health.historyRetentionDays. */
 export const agentHistory = pgTable(
   'agent_history',

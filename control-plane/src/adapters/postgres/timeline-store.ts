@@ -35,10 +35,14 @@ export class PostgresTimelineStore implements TimelineStore {
       last_health: Health;
       running_model_version: string;
       unsent: string;
-    }>(sql`select id, last_heartbeat_at, last_health, running_model_version,
-        coalesce((buffer->>'unsentRecords')::bigint, 0) as unsent
-      from agents
-      where decommissioned_at is null and last_heartbeat_at is not null
+    }>(sql`select * from (
+        select a.id, a.last_health, a.running_model_version,
+          coalesce(l.last_seen, a.last_heartbeat_at) as last_heartbeat_at,
+          case when l.agent_id is null then coalesce((a.buffer->>'unsentRecords')::bigint, 0)
+            else coalesce(l.unsent_records, 0) end as unsent
+        from agents a left join agent_liveness l on l.agent_id = a.id
+        where a.decommissioned_at is null) s
+      where last_heartbeat_at is not null
         and last_health <> case when last_heartbeat_at >= ${staleBefore}::timestamptz then 'online'
           when last_heartbeat_at >= ${offlineBefore}::timestamptz then 'stale' else 'offline' end
       limit ${limit}`);

@@ -3,6 +3,8 @@
  * generator is this process. Args: --agents N (records, default 1000), --batches N per agent
  * (default 2), --hb-agents N (100000), --hb-rate N/s (25000), --hb-seconds N (20),
  * --insert-mode recordset|copy, --profile (V8 CPU profile of the control plane, top functions).
+ * Each figure has a baseline from the same run: records against a bare multi-row INSERT, heartbeats
+ * against a bare multi-row upsert of liveness rows, GetAgent under heartbeats against GetAgent alone.
  */
 import { mkdtemp } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
@@ -12,7 +14,7 @@ import { connect } from '@nats-io/transport-node';
 import postgres from 'postgres';
 import { NatsServer, PostgresServer, S3Server, spawnControlPlane } from '../../harness/index.js';
 import { CpuMeter } from '../cp/cpu.js';
-import { agentId, registerAgents, runHeartbeats } from '../cp/heartbeats.js';
+import { agentId, bareUpsert, getAgentAlone, registerAgents, runHeartbeats } from '../cp/heartbeats.js';
 import { cpuProfileNodeOptions, topSelfTime } from '../cp/profile.js';
 import { bareInsert, encodeLoad, publishAll, waitCommitted } from '../cp/records.js';
 import { type BenchContext, percentile } from '../report.js';
@@ -57,7 +59,7 @@ export async function run(ctx: BenchContext): Promise<void> {
       batchesPerAgent: Number(arg('--batches', '2')),
       recordsPerBatch: 500,
     });
-    await benchHeartbeats(ctx, nc, sql, cp.grpcAddr, meter, {
+    await benchHeartbeats(ctx, nc, sql, cp, meter, {
       agents: Number(arg('--hb-agents', '100000')),
       rate: Number(arg('--hb-rate', '25000')),
       seconds: Number(arg('--hb-seconds', '20')),
@@ -112,36 +114,69 @@ async function benchHeartbeats(
   ctx: BenchContext,
   nc: Awaited<ReturnType<typeof connect>>,
   sql: postgres.Sql,
-  grpcAddr: string,
+  cp: { grpcAddr: string; httpUrl: string },
   meter: () => Record<string, number>,
   o: { agents: number; rate: number; seconds: number },
 ): Promise<void> {
   await registerAgents(sql, o.agents);
   ctx.log(`heartbeats: ${o.agents} agents registered; publishing ${o.rate}/s for ${o.seconds} s (e.g. ${agentId(0)})`);
+  const cpuAlone = meter();
+  const alone = await getAgentAlone({ grpcAddr: cp.grpcAddr, agents: o.agents, callers: 4, ms: 3000 });
+  // What serving GetAgent costs by itself: the CPU per heartbeat below includes the calls made meanwhile.
+  ctx.log(`heartbeats: GetAgent alone: CPU ${CpuMeter.describe(cpuAlone, meter(), alone.length, 'call')}`);
+  // Before the load, while nothing else writes: after it, a lagging control plane would still be.
+  const bare = await bareUpsert(sql, o.agents);
   const jsm = await jetstreamManager(nc);
+  const tables0 = await tableStats(sql);
+  await cpMetrics(cp.httpUrl); // resets the event-loop lag window
   const cpu0 = meter();
-  const r = await runHeartbeats({ nc, jsm, grpcAddr, ...o, sampled: 50, pollers: 4 });
+  const r = await runHeartbeats({ nc, jsm, grpcAddr: cp.grpcAddr, ...o, sampled: 50, callers: 4 });
   ctx.log(
     `heartbeats: CPU ${CpuMeter.describe(cpu0, meter(), r.processed, 'heartbeat')}; load ${loadavg()[0]?.toFixed(1)}`,
   );
+  ctx.log(`heartbeats: control plane ${await cpMetrics(cp.httpUrl, /^nodejs_eventloop_lag_(p50|p99|max)_seconds /)}`);
   ctx.log(
-    `heartbeats: published ${r.published}, processed ${r.processed} in ${r.seconds.toFixed(1)} s, backlog at end ${r.backlogAtEnd}, ${r.lagsMs.length} lag samples, ${r.apiMs.length} GetAgent calls`,
+    `heartbeats: published ${r.published}, processed ${r.processed} in ${r.seconds.toFixed(1)} s, backlog at end ${r.backlogAtEnd}, superseded in the stream before delivery ~${Math.max(0, r.published - r.processed - r.backlogAtEnd)}, ${r.lagsMs.length} lag samples, ${r.apiMs.length} GetAgent calls`,
   );
-  const [upd] = await sql<{ upd: number; hot: number }[]>`select n_tup_upd::int as upd, n_tup_hot_upd::int as hot
-    from pg_stat_user_tables where relname = 'agents'`;
-  ctx.log(`heartbeats: agents updates ${upd?.upd}, of which HOT ${upd?.hot}`);
-  ctx.emit({ metric: 'cp.heartbeats.per_s', value: r.processed / r.seconds, unit: 'heartbeats/s' });
+  const tables1 = await tableStats(sql);
+  for (const [t, s1] of Object.entries(tables1)) {
+    const s0 = tables0[t] ?? { upd: 0, hot: 0 };
+    ctx.log(`heartbeats: ${t} updates ${s1.upd - s0.upd}, of which HOT ${s1.hot - s0.hot}`);
+  }
+  ctx.emit({
+    metric: 'cp.heartbeats.per_s',
+    value: r.processed / r.seconds,
+    unit: 'heartbeats/s',
+    baseline: 'bare_multirow_upsert',
+    baseline_value: bare,
+  });
   ctx.emit({ metric: 'cp.heartbeats.p99_lag_ms', value: percentile(r.lagsMs, 99), unit: 'ms' });
-  ctx.emit({ metric: 'cp.api.get_agent.p99_ms', value: percentile(r.apiMs, 99), unit: 'ms' });
+  ctx.emit({
+    metric: 'cp.api.get_agent.p99_ms',
+    value: percentile(r.apiMs, 99),
+    unit: 'ms',
+    baseline: 'get_agent_without_heartbeats',
+    baseline_value: percentile(alone, 99),
+  });
   ctx.log(
-    `heartbeats: lag p50 ${percentile(r.lagsMs, 50).toFixed(0)} ms; GetAgent p50 ${percentile(r.apiMs, 50).toFixed(2)} ms`,
+    `heartbeats: lag p50 ${percentile(r.lagsMs, 50).toFixed(0)} ms; GetAgent p50 ${percentile(r.apiMs, 50).toFixed(2)} ms (without heartbeats: p50 ${percentile(alone, 50).toFixed(2)} ms, p99 ${percentile(alone, 99).toFixed(2)} ms, ${alone.length} calls)`,
   );
 }
 
-async function cpMetrics(url: string): Promise<string> {
+/** Updates so far of the fleet tables (pg_stat counters lag by up to a second). */
+async function tableStats(sql: postgres.Sql): Promise<Record<string, { upd: number; hot: number }>> {
+  const rows = await sql<{ relname: string; upd: number; hot: number }[]>`select relname, n_tup_upd::int as upd,
+      n_tup_hot_upd::int as hot from pg_stat_user_tables where relname in ('agents', 'agent_liveness')`;
+  return Object.fromEntries(rows.map((r) => [r.relname, { upd: r.upd, hot: r.hot }]));
+}
+
+async function cpMetrics(
+  url: string,
+  only = /^mw_(records|record_batches|heartbeat|dead)\w*(_sum|_count|_total)?[{ ]/,
+) {
   const text = await (await fetch(`${url}/metrics`)).text();
   return text
     .split('\n')
-    .filter((l) => /^mw_(records|record_batches|heartbeat|dead)\w*(_sum|_count|_total)?[{ ]/.test(l))
+    .filter((l) => only.test(l))
     .join('\n');
 }
